@@ -1,0 +1,147 @@
+"""The only module that talks gRPC: one client per ModelServer backend.
+
+It owns the channel (message size limits, keepalive, client-side round-robin
+over every address the target resolves to, retries on UNAVAILABLE through
+gRPC's own retry policy), applies deadlines, and translates every gRPC failure
+into a ``GatewayError`` once, here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from gateway import protos
+from gateway.errors import Code, GatewayError
+
+MAX_MESSAGE_BYTES = 2**31 - 1  # what TF Serving accepts (2 GiB - 1)
+
+# Transport failures whose gRPC text names addresses or sockets: the client
+# gets a stable message instead (backend addresses are not the client's business).
+_TRANSPORT_HINTS = ("failed to connect", "connection", "socket", "ipv4:", "ipv6:", "dns:", "unix:")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Channel and call settings for one backend."""
+
+    timeout_s: float = 30.0
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    keepalive_time_s: float = 30.0
+    keepalive_timeout_s: float = 10.0
+    max_attempts: int = 3
+    initial_backoff_s: float = 0.05
+    max_backoff_s: float = 1.0
+
+
+def service_config(options: ClientOptions) -> str:
+    """gRPC service config: round-robin over resolved addresses, retry UNAVAILABLE."""
+    retry = {
+        "maxAttempts": max(2, options.max_attempts),
+        "initialBackoff": f"{options.initial_backoff_s}s",
+        "maxBackoff": f"{options.max_backoff_s}s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }
+    method: dict[str, Any] = {
+        "name": [{"service": protos.PREDICTION_SERVICE}, {"service": protos.MODEL_SERVICE}],
+    }
+    if options.max_attempts > 1:
+        method["retryPolicy"] = retry
+    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": [method]})
+
+
+def channel_options(options: ClientOptions) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_send_message_length", options.max_message_bytes),
+        ("grpc.max_receive_message_length", options.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(options.keepalive_time_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout_s * 1000)),
+        ("grpc.enable_retries", 1 if options.max_attempts > 1 else 0),
+        ("grpc.service_config", service_config(options)),
+    ]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+class ModelServerClient:
+    """Async calls to one ModelServer target (``host:port``, ``dns:///...``, ``ipv4:a,b``)."""
+
+    def __init__(self, target: str, options: ClientOptions | None = None) -> None:
+        self.target = target
+        self.options = options or ClientOptions()
+        self._channel = grpc.aio.insecure_channel(target, options=channel_options(self.options))
+        self._predict = self._method(protos.PREDICTION_SERVICE, "Predict", protos.PredictResponse)
+        self._classify = self._method(
+            protos.PREDICTION_SERVICE, "Classify", protos.ClassificationResponse
+        )
+        self._regress = self._method(
+            protos.PREDICTION_SERVICE, "Regress", protos.RegressionResponse
+        )
+        self._metadata = self._method(
+            protos.PREDICTION_SERVICE, "GetModelMetadata", protos.GetModelMetadataResponse
+        )
+        self._status = self._method(
+            protos.MODEL_SERVICE, "GetModelStatus", protos.GetModelStatusResponse
+        )
+
+    def _method(self, service: str, name: str, response_cls: Any) -> Any:
+        # Requests arrive already serialized (the handlers build them), so the
+        # request serializer is the identity and no message is copied twice.
+        return self._channel.unary_unary(
+            f"/{service}/{name}",
+            request_serializer=_identity,
+            response_deserializer=response_cls.FromString,
+        )
+
+    async def predict(self, request: bytes, **kw: Any) -> Any:
+        return await self._call(self._predict, request, **kw)
+
+    async def classify(self, request: bytes, **kw: Any) -> Any:
+        return await self._call(self._classify, request, **kw)
+
+    async def regress(self, request: bytes, **kw: Any) -> Any:
+        return await self._call(self._regress, request, **kw)
+
+    async def get_model_metadata(self, request: bytes, **kw: Any) -> Any:
+        return await self._call(self._metadata, request, **kw)
+
+    async def get_model_status(self, request: bytes, **kw: Any) -> Any:
+        return await self._call(self._status, request, **kw)
+
+    async def _call(
+        self,
+        method: Callable[..., Any],
+        request: bytes,
+        *,
+        timeout_s: float | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        metadata = (("x-request-id", request_id),) if request_id else None
+        timeout = self.options.timeout_s if timeout_s is None else timeout_s
+        try:
+            return await method(request, timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as exc:
+            raise translate_rpc_error(exc) from None
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+def translate_rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
+    """The one place a gRPC failure becomes a GatewayError."""
+    status = exc.code()
+    code = Code(status.value[0]) if status.value[0] in Code._value2member_map_ else Code.UNKNOWN
+    details = exc.details() or ""
+    if code == Code.UNAVAILABLE and any(hint in details.lower() for hint in _TRANSPORT_HINTS):
+        return GatewayError(code, "The ModelServer is unavailable; try again later")
+    if code == Code.DEADLINE_EXCEEDED:
+        return GatewayError(code, "Deadline Exceeded")
+    return GatewayError(code, details)
