@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=d.timeout_s, help="ModelServer deadline, s")
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
+    p.add_argument("--max-inflated-bytes", type=int, default=d.max_inflated_bytes)
     p.add_argument("--signature-ttl", type=float, default=d.signature_ttl_s)
     p.add_argument("--log-level", default="INFO")
     bundled = p.add_argument_group("bundled ModelServer (used when --model-server is absent)")
@@ -79,6 +80,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ),
         timeout_s=args.timeout,
         max_body_bytes=args.max_body_bytes,
+        max_inflated_bytes=args.max_inflated_bytes,
         signature_ttl_s=args.signature_ttl,
     )
 

@@ -1,0 +1,155 @@
+"""The gateway against a fake ModelServer: error mapping, deadlines, an
+unreachable backend, request ids, routing edges, body limits."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from tests import fake_backend
+from tests.gateway_proc import free_port, running_gateway
+from tests.http import get, post, request
+
+MNIST_ROW = {"instances": [[0.5] * 784]}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[tuple[str, fake_backend.FakeBackend]]:
+    server, port, state = fake_backend.serve()
+    yield f"127.0.0.1:{port}", state
+    server.stop(None)
+
+
+@pytest.fixture(scope="module")
+def gw(backend: tuple[str, fake_backend.FakeBackend]) -> Iterator[str]:
+    target, _ = backend
+    with running_gateway(
+        f"--model-server={target}",
+        "--timeout=1",
+        "--max-body-bytes=1000000",
+        "--max-inflated-bytes=10000000",
+        "--deployment=d1=ok",
+    ) as (_, url):
+        yield url
+
+
+def test_predict_through_fake(gw: str) -> None:
+    reply = post(gw, "/v1/models/ok:predict", MNIST_ROW)
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"].startswith("application/json")
+    predictions = reply.json()["predictions"]
+    assert len(predictions) == 1 and len(predictions[0]) == 10
+
+
+def test_paperspace_form_reaches_same_model(gw: str) -> None:
+    reply = post(gw, "/model-serving/d1/versions/1:predict", {"inputs": [[0.5] * 784]})
+    assert reply.status == 200, reply.body
+    assert len(reply.json()["outputs"][0]) == 10
+
+
+GRPC_TO_HTTP = [
+    ("CANCELLED", 499),
+    ("UNKNOWN", 500),
+    ("INVALID_ARGUMENT", 400),
+    ("NOT_FOUND", 404),
+    ("ALREADY_EXISTS", 409),
+    ("PERMISSION_DENIED", 403),
+    ("RESOURCE_EXHAUSTED", 429),
+    ("FAILED_PRECONDITION", 400),
+    ("ABORTED", 409),
+    ("OUT_OF_RANGE", 400),
+    ("UNIMPLEMENTED", 501),
+    ("INTERNAL", 500),
+    ("DATA_LOSS", 500),
+    ("UNAUTHENTICATED", 401),
+]
+
+
+@pytest.mark.parametrize(("code", "status"), GRPC_TO_HTTP)
+def test_backend_status_codes_map_to_tf_serving_http_statuses(
+    gw: str, code: str, status: int
+) -> None:
+    reply = get(gw, f"/v1/models/abort.{code}")
+    assert reply.status == status
+    assert reply.json() == {"error": f"fake backend aborts with {code}"}
+
+
+def test_backend_unavailable_is_503_with_json(gw: str) -> None:
+    reply = get(gw, "/v1/models/abort.UNAVAILABLE")
+    assert reply.status == 503
+    assert "error" in reply.json()
+
+
+def test_slow_backend_is_504_at_the_deadline(gw: str) -> None:
+    reply = post(gw, "/v1/models/sleep.3:predict", MNIST_ROW)
+    assert reply.status == 504
+    assert reply.json() == {"error": "Deadline Exceeded"}
+
+
+def test_unreachable_backend_is_503_quickly() -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    with running_gateway(f"--model-server={dead}", "--timeout=5") as (_, url):
+        reply = get(url, "/v1/models/m", timeout=10)
+        assert reply.status == 503
+        message = reply.json()["error"]
+        assert dead not in message and "127.0.0.1" not in message
+
+
+def test_request_id_is_echoed_and_forwarded(
+    gw: str, backend: tuple[str, fake_backend.FakeBackend]
+) -> None:
+    reply = post(gw, "/v1/models/ok:predict", MNIST_ROW, headers={"X-Request-ID": "abc-123"})
+    assert reply.status == 200
+    assert reply.headers["X-Request-ID"] == "abc-123"
+    assert "abc-123" in backend[1].request_ids
+    made = post(gw, "/v1/models/ok:predict", MNIST_ROW).headers["X-Request-ID"]
+    assert made and made != "abc-123"
+
+
+def test_unknown_paths_get_json_404(gw: str) -> None:
+    for path in ("/", "/v1", "/v2/models/m", "/favicon.ico"):
+        reply = get(gw, path)
+        assert reply.status == 404
+        assert reply.json() == {"error": "Not Found"}
+
+
+def test_cors_preflight_like_tf_serving(gw: str) -> None:
+    ok = request(gw, "OPTIONS", "/v1/models/ok:predict", headers={"Origin": "https://x.test"})
+    assert ok.status == 200 and ok.body == b""
+    bad = request(gw, "OPTIONS", "/v1/models/ok:predict")
+    assert bad.status == 400 and bad.body == b""
+
+
+def test_gzip_request_body(gw: str) -> None:
+    body = gzip.compress(b'{"instances": [[1.0]]}')
+    reply = post(gw, "/v1/models/ok:predict", body, headers={"Content-Encoding": "gzip"})
+    assert reply.status == 200, reply.body
+
+
+def test_broken_gzip_counts_as_empty_body(gw: str) -> None:
+    reply = post(gw, "/v1/models/ok:predict", b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert reply.status == 400
+    assert reply.json() == {"error": "JSON Parse error: The document is empty"}
+
+
+def test_oversized_body_is_413_and_gateway_stays_up(gw: str) -> None:
+    reply = post(gw, "/v1/models/ok:predict", b"[" * 2_000_000)
+    assert reply.status == 413
+    assert "error" in reply.json()
+    assert post(gw, "/v1/models/ok:predict", MNIST_ROW).status == 200
+
+
+def test_gzip_bomb_is_413(gw: str) -> None:
+    bomb = gzip.compress(b" " * 50_000_000)
+    assert len(bomb) < 1_000_000
+    reply = post(gw, "/v1/models/ok:predict", bomb, headers={"Content-Encoding": "gzip"})
+    assert reply.status == 413
+    assert post(gw, "/v1/models/ok:predict", MNIST_ROW).status == 200
+
+
+def test_grpc_codes_cover_the_table() -> None:
+    names = {code for code, _ in GRPC_TO_HTTP} | {"UNAVAILABLE", "DEADLINE_EXCEEDED", "OK"}
+    assert names == {c.name for c in grpc.StatusCode}

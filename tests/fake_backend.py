@@ -1,0 +1,132 @@
+"""A small fake ModelServer for fault injection and for isolating the gateway's cost.
+
+It speaks the PredictionService/ModelService gRPC API with canned answers and
+takes its behaviour from the model name, so one server covers every case:
+
+- ``ok`` (or any other name): metadata with one predict signature
+  (``x``: DT_FLOAT -> ``y``), status AVAILABLE at version 1, and a canned
+  Predict answer ``y`` = float32 [1, 10].
+- ``abort.<CODE>``: every call fails with that gRPC status code, e.g. ``abort.NOT_FOUND``.
+- ``sleep.<seconds>``: Predict waits that long before answering.
+
+Run it alone with ``python tests/fake_backend.py --port N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent import futures
+from typing import Any
+
+import grpc
+import numpy as np
+
+from gateway import protos
+
+DT_FLOAT = 1
+AVAILABLE = 30
+
+
+def _behaviour(context: grpc.ServicerContext, model: str, sleep: bool = False) -> None:
+    kind, _, arg = model.partition(".")
+    if kind == "abort":
+        context.abort(grpc.StatusCode[arg], f"fake backend aborts with {arg}")
+    if kind == "sleep" and sleep:
+        time.sleep(float(arg))
+
+
+def _spec(target: Any, model: str) -> None:
+    target.name = model
+    target.version.value = 1
+
+
+def canned_outputs(rows: int = 1, cols: int = 10) -> Any:
+    tensor = protos.TensorProto(dtype=DT_FLOAT)
+    tensor.tensor_shape.dim.add(size=rows)
+    tensor.tensor_shape.dim.add(size=cols)
+    tensor.float_val.extend(np.linspace(0, 1, rows * cols, dtype=np.float32).tolist())
+    return tensor
+
+
+class FakeBackend:
+    def __init__(self) -> None:
+        self.predict_calls = 0
+        self.request_ids: list[str] = []
+        self._canned = canned_outputs()
+
+    def predict(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.predict_calls += 1
+        self.request_ids.extend(v for k, v in context.invocation_metadata() if k == "x-request-id")
+        _behaviour(context, request.model_spec.name, sleep=True)
+        response = protos.PredictResponse()
+        _spec(response.model_spec, request.model_spec.name)
+        response.outputs["y"].CopyFrom(self._canned)
+        return response
+
+    def metadata(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _behaviour(context, request.model_spec.name)
+        sigmap = protos.SignatureDefMap()
+        sig = sigmap.signature_def["serving_default"]
+        sig.method_name = "tensorflow/serving/predict"
+        sig.inputs["x"].name = "x:0"
+        sig.inputs["x"].dtype = DT_FLOAT
+        sig.outputs["y"].name = "y:0"
+        sig.outputs["y"].dtype = DT_FLOAT
+        response = protos.GetModelMetadataResponse()
+        _spec(response.model_spec, request.model_spec.name)
+        response.metadata["signature_def"].Pack(sigmap)
+        return response
+
+    def status(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _behaviour(context, request.model_spec.name)
+        response = protos.GetModelStatusResponse()
+        response.model_version_status.add(version=1, state=AVAILABLE)
+        return response
+
+    def handlers(self) -> list[grpc.GenericRpcHandler]:
+        def unary(fn: Any, req: Any, resp: Any) -> grpc.RpcMethodHandler:
+            return grpc.unary_unary_rpc_method_handler(
+                fn, request_deserializer=req.FromString, response_serializer=resp.SerializeToString
+            )
+
+        prediction = {
+            "Predict": unary(self.predict, protos.PredictRequest, protos.PredictResponse),
+            "GetModelMetadata": unary(
+                self.metadata, protos.GetModelMetadataRequest, protos.GetModelMetadataResponse
+            ),
+        }
+        model = {
+            "GetModelStatus": unary(
+                self.status, protos.GetModelStatusRequest, protos.GetModelStatusResponse
+            )
+        }
+        return [
+            grpc.method_handlers_generic_handler(protos.PREDICTION_SERVICE, prediction),
+            grpc.method_handlers_generic_handler(protos.MODEL_SERVICE, model),
+        ]
+
+
+def serve(
+    port: int = 0, host: str = "127.0.0.1", workers: int = 8
+) -> tuple[grpc.Server, int, FakeBackend]:
+    backend = FakeBackend()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    server.add_generic_rpc_handlers(backend.handlers())
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    return server, bound, backend
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    server, port, _ = serve(args.port, workers=args.workers)
+    print(f"fake backend on 127.0.0.1:{port}", flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Start real gateway processes (``python -m gateway.cli serve``) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.http import get
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited with {proc.returncode}")
+        try:
+            if get(base_url, "/healthz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("gateway did not become healthy")
+
+
+@contextmanager
+def running_gateway(
+    *args: str, timeout_s: float = 60.0
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A gateway on a free loopback port with the given serve flags; yields (proc, base_url)."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        *args,
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(cmd, env=env)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(proc, base_url, timeout_s)
+        yield proc, base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
