@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
+import signal
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -39,6 +42,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
     p.add_argument("--max-inflated-bytes", type=int, default=d.max_inflated_bytes)
     p.add_argument("--signature-ttl", type=float, default=d.signature_ttl_s)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="gateway processes sharing the port via SO_REUSEPORT (default: CPUs, %(default)s)",
+    )
     p.add_argument("--log-level", default="INFO")
     bundled = p.add_argument_group("bundled ModelServer (used when --model-server is absent)")
     bundled.add_argument("--model_config_file")
@@ -82,7 +91,52 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_body_bytes=args.max_body_bytes,
         max_inflated_bytes=args.max_inflated_bytes,
         signature_ttl_s=args.signature_ttl,
+        workers=max(1, args.workers),
     )
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def run_worker(settings: Settings, log_level: str = "INFO") -> None:
+    """One gateway process; several of them share the port through SO_REUSEPORT."""
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(message)s")
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        reuse_port=settings.workers > 1,
+        print=None,
+    )
+
+
+def run_workers(settings: Settings, log_level: str) -> None:
+    """Start the workers (spawned: no gRPC state crosses a fork) and wait for them.
+
+    SIGTERM or SIGINT to this process is passed on, so each worker drains.
+    """
+    if settings.workers == 1:
+        run_worker(settings, log_level)
+        return
+    spawn = multiprocessing.get_context("spawn")
+    workers = [
+        spawn.Process(target=run_worker, args=(settings, log_level), name=f"worker-{i}")
+        for i in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -95,8 +149,13 @@ def main(argv: Sequence[str]) -> int:
     if settings.model_server is None:
         child, target = embedded.start(settings.embedded)
         settings = replace(settings, model_server=target)
+    print(
+        f"tfs-gateway on http://{settings.host}:{settings.port} -> {settings.model_server}"
+        f" ({settings.workers} worker(s))",
+        flush=True,
+    )
     try:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+        run_workers(settings, args.log_level)
     finally:
         if child is not None:
             embedded.stop(child)
