@@ -21,6 +21,7 @@ tf.saved_model.load) and the MetaGraphDef (for TF Serving's C++ loader) both sta
 fingerprint, which hashes the signature defs, is recomputed afterwards.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # type: ignore[import-untyped]
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.core.protobuf import fingerprint_pb2, saved_model_pb2
 from tensorflow.python.saved_model.pywrap_saved_model import (
     fingerprinting,
 )
@@ -141,8 +142,22 @@ def set_method_names(export_dir: Path, methods: Mapping[str, str]) -> None:
                 raise KeyError(f"{export_dir}: no signature {key!r}")
             meta_graph.signature_def[key].method_name = method
     pb_path.write_bytes(model.SerializeToString(deterministic=True))
-    fingerprint = fingerprinting.CreateFingerprintDef(str(export_dir))
-    (export_dir / "fingerprint.pb").write_bytes(fingerprint)
+    fingerprint = fingerprint_pb2.FingerprintDef.FromString(
+        fingerprinting.CreateFingerprintDef(str(export_dir))
+    )
+    # TF puts a random uuid in every fingerprint; one derived from the content instead keeps
+    # a rebuild of unchanged models free of diffs.
+    fingerprint.uuid = str(int.from_bytes(_content_digest(export_dir)[:16], "big"))
+    (export_dir / "fingerprint.pb").write_bytes(fingerprint.SerializeToString(deterministic=True))
+
+
+def _content_digest(export_dir: Path) -> bytes:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in export_dir.rglob("*") if p.is_file()):
+        if path.name != "fingerprint.pb":
+            digest.update(path.relative_to(export_dir).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.digest()
 
 
 def save(

@@ -20,7 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.core.protobuf import fingerprint_pb2, saved_model_pb2
+from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting
 from tensorflow_serving.config import model_server_config_pb2  # type: ignore[import-untyped]
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
@@ -119,6 +120,18 @@ def _examples(feature: str, rows: np.ndarray) -> list[bytes]:
 )
 def test_signatures_match_the_documented_table(export_dir: Path, expected: SignatureTable) -> None:
     assert _signature_table(export_dir) == expected
+
+
+@pytest.mark.parametrize("export_dir", [HALF, MNIST])
+def test_fingerprint_is_current(export_dir: Path) -> None:
+    """The method names are patched after saving; the fingerprint must hash the patched file."""
+    stored = fingerprint_pb2.FingerprintDef.FromString((export_dir / "fingerprint.pb").read_bytes())
+    fresh = fingerprint_pb2.FingerprintDef.FromString(
+        fingerprinting.CreateFingerprintDef(str(export_dir))
+    )
+    stored.ClearField("uuid")
+    fresh.ClearField("uuid")
+    assert stored == fresh
 
 
 @pytest.mark.parametrize(
