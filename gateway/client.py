@@ -141,7 +141,7 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
     code = Code(status.value[0]) if status.value[0] in Code._value2member_map_ else Code.UNKNOWN
     details = exc.details() or ""
     if code == Code.UNAVAILABLE and any(hint in details.lower() for hint in _TRANSPORT_HINTS):
-        return GatewayError(code, "The ModelServer is unavailable; try again later")
-    if code == Code.DEADLINE_EXCEEDED:
-        return GatewayError(code, "Deadline Exceeded")
-    return GatewayError(code, details)
+        details = "The ModelServer is unavailable; try again later"
+    elif code == Code.DEADLINE_EXCEEDED:
+        details = "Deadline Exceeded"
+    return GatewayError(code, details, from_backend=True)

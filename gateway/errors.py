@@ -67,10 +67,12 @@ def http_status(code: int) -> int:
 class GatewayError(Exception):
     """A failure with a canonical code and the message the client will see."""
 
-    def __init__(self, code: Code, message: str) -> None:
+    def __init__(self, code: Code, message: str, *, from_backend: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # True when the ModelServer reported it (counted per backend in metrics).
+        self.from_backend = from_backend
 
     @property
     def http_status(self) -> int:

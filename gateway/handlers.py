@@ -6,15 +6,19 @@ lookup, then the conversion of the inputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import protos
-from gateway.client import ModelServerClient
+from gateway.client import ClientOptions, ModelServerClient
 from gateway.codec import example as example_codec
 from gateway.codec import predict as predict_codec
 from gateway.codec import status as status_codec
+from gateway.config import Settings
 from gateway.errors import Code, GatewayError
 from gateway.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
 from gateway.urls import METADATA, POST_VERBS, STATUS, Target
@@ -22,17 +26,24 @@ from gateway.urls import METADATA, POST_VERBS, STATUS, Target
 # Errors after which a predict is retried once with freshly fetched signatures,
 # in case the cached ones described another model version.
 _STALE_SUSPECTS = frozenset({Code.INVALID_ARGUMENT, Code.FAILED_PRECONDITION, Code.NOT_FOUND})
+_AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
-    """Per-request context the handlers pass down to the ModelServer client."""
+    """Per-request context: the id sent to the ModelServer, and where time went."""
 
     request_id: str | None = None
-    timeout_s: float | None = None
+    backend: str = ""
+    phases: dict[str, float] = field(default_factory=dict)
 
-    def kwargs(self) -> dict[str, Any]:
-        return {"request_id": self.request_id, "timeout_s": self.timeout_s}
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
 
 
 def spec_key(target: Target) -> SpecKey:
@@ -50,7 +61,7 @@ def fill_model_spec(spec: Any, target: Target, signature_name: str = "") -> None
 
 
 def encode_predict_request(target: Target, signature_name: str, inputs: Mapping[str, Any]) -> bytes:
-    """Serialize a PredictRequest without copying each input tensor into it first.
+    """Serialize a PredictRequest without first copying each input tensor into it.
 
     Field 2 (``inputs``) is a map: each entry is a length-delimited message with
     the key as field 1 and the TensorProto as field 2, appended after the spec.
@@ -75,74 +86,67 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-class Handlers:
-    """The endpoints, over one ModelServer client and its signature cache."""
+def metadata_request(target: Target) -> bytes:
+    request = protos.GetModelMetadataRequest()
+    fill_model_spec(request.model_spec, target)
+    request.metadata_field.append("signature_def")
+    serialized: bytes = request.SerializeToString()
+    return serialized
 
-    def __init__(self, client: ModelServerClient, signature_ttl_s: float) -> None:
+
+def status_request(model: str, version: int | None = None) -> bytes:
+    request = protos.GetModelStatusRequest()
+    request.model_spec.name = model
+    if version is not None:
+        request.model_spec.version.value = version
+    serialized: bytes = request.SerializeToString()
+    return serialized
+
+
+class BackendState:
+    """One backend's client and what the gateway learned of its models."""
+
+    def __init__(self, name: str, client: ModelServerClient, signature_ttl_s: float) -> None:
+        self.name = name
         self.client = client
         self.signatures = SignatureCache(self._fetch_metadata, signature_ttl_s)
 
     async def _fetch_metadata(self, key: SpecKey) -> Any:
         model, version, label = key
         return await self.client.get_model_metadata(
-            metadata_request(Target(model, "metadata", version, label))
+            metadata_request(Target(model, METADATA, version, label))
         )
 
-    async def predict(self, target: Target, body: bytes, call: Call) -> bytes:
-        parsed = predict_codec.predict_body_from_json(body)
-        key = spec_key(target)
-        sigs = await self.signatures.get(key)
-        try:
-            return await self._predict_with(target, parsed, sigs, call)
-        except GatewayError as exc:
-            if exc.code not in _STALE_SUSPECTS or self.signatures.is_fresh(sigs):
-                raise
-            fresh = await self.signatures.get(key, refresh=True)
-            name = parsed.signature_name or DEFAULT_SIGNATURE
-            if fresh.inputs.get(name) == sigs.inputs.get(name):
-                raise
-            return await self._predict_with(target, parsed, fresh, call)
 
-    async def _predict_with(
-        self, target: Target, parsed: Any, sigs: ModelSignatures, call: Call
-    ) -> bytes:
-        dtypes = sigs.input_dtypes(parsed.signature_name)
-        inputs, columnar = predict_codec.predict_inputs_from_json(parsed, dtypes)
-        request = encode_predict_request(target, parsed.signature_name, inputs)
-        response = await self.client.predict(request, **call.kwargs())
-        if target.version is None and response.model_spec.version.value != sigs.version:
-            # A new version answered: learn its signatures before the next request.
-            self.signatures.invalidate(spec_key(target))
-        return predict_codec.predict_response_to_json(response.outputs, columnar)
+class Handlers:
+    """The endpoints, over one client per configured backend."""
 
-    async def classify(self, target: Target, body: bytes, call: Call) -> bytes:
-        parsed = example_codec.example_body_from_json(body)
-        request = protos.ClassificationRequest()
-        fill_model_spec(request.model_spec, target, parsed.signature_name)
-        request.input.CopyFrom(parsed.input)
-        response = await self.client.classify(request.SerializeToString(), **call.kwargs())
-        return example_codec.classification_result_to_json(response.result)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backends = {
+            name: BackendState(
+                name,
+                ModelServerClient(
+                    backend.target,
+                    ClientOptions(
+                        timeout_s=settings.timeout_s,
+                        max_attempts=backend.max_attempts or settings.max_attempts,
+                        max_message_bytes=settings.max_message_bytes,
+                    ),
+                ),
+                settings.signature_ttl_s,
+            )
+            for name, backend in settings.all_backends().items()
+        }
 
-    async def regress(self, target: Target, body: bytes, call: Call) -> bytes:
-        parsed = example_codec.example_body_from_json(body)
-        request = protos.RegressionRequest()
-        fill_model_spec(request.model_spec, target, parsed.signature_name)
-        request.input.CopyFrom(parsed.input)
-        response = await self.client.regress(request.SerializeToString(), **call.kwargs())
-        return example_codec.regression_result_to_json(response.result)
+    async def close(self) -> None:
+        await asyncio.gather(*(b.client.close() for b in self.backends.values()))
 
-    async def status(self, target: Target, call: Call) -> bytes:
-        # The status API ignores labels (spec 8.1): every version is listed.
-        request = protos.GetModelStatusRequest()
-        request.model_spec.name = target.model
-        if target.version is not None:
-            request.model_spec.version.value = target.version
-        response = await self.client.get_model_status(request.SerializeToString(), **call.kwargs())
-        return status_codec.model_status_to_json(response)
-
-    async def metadata(self, target: Target, call: Call) -> bytes:
-        response = await self.client.get_model_metadata(metadata_request(target), **call.kwargs())
-        return status_codec.model_metadata_to_json(response)
+    def _route(self, target: Target, call: Call) -> tuple[BackendState, dict[str, Any]]:
+        name = self.settings.backend_for(target.model, target.deployment)
+        call.backend = name
+        timeout = self.settings.timeout_for(target.model, target.verb, name)
+        return self.backends[name], {"request_id": call.request_id, "timeout_s": timeout}
 
     async def dispatch(self, target: Target, body: bytes, call: Call) -> bytes:
         """Run the endpoint a parsed URL names (GET endpoints ignore the body)."""
@@ -152,10 +156,140 @@ class Handlers:
         get = {METADATA: self.metadata, STATUS: self.status}
         return await get[target.verb](target, call)
 
+    async def predict(self, target: Target, body: bytes, call: Call) -> bytes:
+        backend, kw = self._route(target, call)
+        with call.phase("decode"):
+            parsed = predict_codec.predict_body_from_json(body)
+        key = spec_key(target)
+        with call.phase("backend"):
+            sigs = await backend.signatures.get(key)
+        try:
+            return await self._predict_with(backend, kw, target, parsed, sigs, call)
+        except GatewayError as exc:
+            if exc.code not in _STALE_SUSPECTS or backend.signatures.is_fresh(sigs):
+                raise
+            with call.phase("backend"):
+                fresh = await backend.signatures.get(key, refresh=True)
+            name = parsed.signature_name or DEFAULT_SIGNATURE
+            if fresh.inputs.get(name) == sigs.inputs.get(name):
+                raise
+            return await self._predict_with(backend, kw, target, parsed, fresh, call)
 
-def metadata_request(target: Target) -> bytes:
-    request = protos.GetModelMetadataRequest()
-    fill_model_spec(request.model_spec, target)
-    request.metadata_field.append("signature_def")
+    async def _predict_with(
+        self,
+        backend: BackendState,
+        kw: dict[str, Any],
+        target: Target,
+        parsed: Any,
+        sigs: ModelSignatures,
+        call: Call,
+    ) -> bytes:
+        with call.phase("decode"):
+            dtypes = sigs.input_dtypes(parsed.signature_name)
+            inputs, columnar = predict_codec.predict_inputs_from_json(parsed, dtypes)
+            request = encode_predict_request(target, parsed.signature_name, inputs)
+        with call.phase("backend"):
+            response = await backend.client.predict(request, **kw)
+        if target.version is None and response.model_spec.version.value != sigs.version:
+            # Another version answered: learn its signatures before the next request.
+            backend.signatures.invalidate(spec_key(target))
+        with call.phase("encode"):
+            return predict_codec.predict_response_to_json(response.outputs, columnar)
+
+    async def classify(self, target: Target, body: bytes, call: Call) -> bytes:
+        backend, kw = self._route(target, call)
+        with call.phase("decode"):
+            request = example_request(protos.ClassificationRequest(), target, body)
+        with call.phase("backend"):
+            response = await backend.client.classify(request, **kw)
+        with call.phase("encode"):
+            return example_codec.classification_result_to_json(response.result)
+
+    async def regress(self, target: Target, body: bytes, call: Call) -> bytes:
+        backend, kw = self._route(target, call)
+        with call.phase("decode"):
+            request = example_request(protos.RegressionRequest(), target, body)
+        with call.phase("backend"):
+            response = await backend.client.regress(request, **kw)
+        with call.phase("encode"):
+            return example_codec.regression_result_to_json(response.result)
+
+    async def status(self, target: Target, call: Call) -> bytes:
+        # The status API ignores labels (spec 8.1): every version is listed.
+        backend, kw = self._route(target, call)
+        with call.phase("backend"):
+            response = await backend.client.get_model_status(
+                status_request(target.model, target.version), **kw
+            )
+        with call.phase("encode"):
+            return status_codec.model_status_to_json(response)
+
+    async def metadata(self, target: Target, call: Call) -> bytes:
+        backend, kw = self._route(target, call)
+        with call.phase("backend"):
+            response = await backend.client.get_model_metadata(metadata_request(target), **kw)
+        with call.phase("encode"):
+            return status_codec.model_metadata_to_json(response)
+
+    # --- operations ------------------------------------------------------------
+
+    def configured_models(self) -> dict[str, str]:
+        """Model name -> backend, for every model named in routes or deployments."""
+        models = {name: route.backend for name, route in self.settings.models.items()}
+        for dep in self.settings.deployments.values():
+            models.setdefault(dep.model, self.settings.backend_for(dep.model, dep.id))
+        return models
+
+    async def model_states(self, timeout_s: float = 2.0) -> dict[str, Any]:
+        """Each configured model's versions and states, or the error that hid them."""
+        models = self.configured_models()
+        results = await asyncio.gather(
+            *(self._states(model, backend, timeout_s) for model, backend in models.items())
+        )
+        return dict(zip(models, results, strict=True))
+
+    async def _states(self, model: str, backend: str, timeout_s: float) -> Any:
+        try:
+            response = await self.backends[backend].client.get_model_status(
+                status_request(model), timeout_s=timeout_s
+            )
+        except GatewayError as exc:
+            return {"backend": backend, "error": exc.message, "code": exc.code.name}
+        versions = [
+            {"version": str(v.version), "state": protos.ModelState.values_by_number[v.state].name}
+            for v in response.model_version_status
+        ]
+        return {"backend": backend, "versions": versions}
+
+    async def backend_reachable(self, name: str, timeout_s: float = 2.0) -> str | None:
+        """None when the backend answers a status call (any answer), else the reason."""
+        try:
+            await self.backends[name].client.get_model_status(
+                status_request("__tfs_gateway_probe__"), timeout_s=timeout_s
+            )
+        except GatewayError as exc:
+            if exc.code in (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED):
+                return f"backend {name} is unreachable: {exc.message}"
+        return None
+
+    async def readiness(self) -> list[str]:
+        """Why the gateway is not ready (empty when it is)."""
+        reasons = [
+            r
+            for r in await asyncio.gather(*(self.backend_reachable(n) for n in self.backends))
+            if r is not None
+        ]
+        for model, state in (await self.model_states()).items():
+            versions = state.get("versions", [])
+            if not any(v["state"] == "AVAILABLE" for v in versions):
+                reasons.append(f"model {model} has no AVAILABLE version")
+        return reasons
+
+
+def example_request(request: Any, target: Target, body: bytes) -> bytes:
+    """A Classification- or RegressionRequest from an Example-list JSON body (spec 5)."""
+    parsed = example_codec.example_body_from_json(body)
+    fill_model_spec(request.model_spec, target, parsed.signature_name)
+    request.input.CopyFrom(parsed.input)
     serialized: bytes = request.SerializeToString()
     return serialized

@@ -7,6 +7,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -14,148 +16,153 @@ from aiohttp import web
 
 from gateway import embedded
 from gateway.app import create_app
-from gateway.config import EmbeddedModelServer, Settings
+from gateway.config import (
+    KNOBS,
+    ConfigError,
+    EmbeddedModelServer,
+    Settings,
+    build_settings,
+    knob_defaults,
+)
+from gateway.metrics import MULTIPROC_ENV
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tfs-gateway serve",
-        description="TensorFlow Serving's REST API over a ModelServer's gRPC API.",
+        description="TensorFlow Serving's REST API over a ModelServer's gRPC API. "
+        "Settings come from defaults < --config FILE (TOML) < TFS_GATEWAY_* variables < flags.",
     )
-    d = Settings()
-    p.add_argument("--host", default=d.host, help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=d.port, help="HTTP port (default %(default)s)")
-    p.add_argument(
-        "--model-server",
-        metavar="TARGET",
-        help="gRPC target of the ModelServer: host:port, dns:///name:port or ipv4:a:p,b:p. "
-        "Without it, the bundled ModelServer is started from the model flags below.",
-    )
+    p.add_argument("--config", metavar="FILE", help="TOML config file (env TFS_GATEWAY_CONFIG)")
+    defaults = knob_defaults()
+    for knob in KNOBS:
+        kind = str if knob.kind is bool else knob.kind
+        p.add_argument(
+            knob.flag,
+            dest=knob.name,
+            type=kind,
+            default=None,
+            metavar=knob.name.split("_")[-1].upper() if knob.kind is not bool else "BOOL",
+            help=f"{knob.help} (default {defaults[knob.name]}; env {knob.env})",
+        )
     p.add_argument(
         "--deployment",
         action="append",
         default=[],
         metavar="ID=MODEL",
-        help="map a Paperspace deployment id to a model name (repeatable)",
+        help="map a Paperspace deployment id to a model name (repeatable; "
+        "env TFS_GATEWAY_DEPLOYMENTS=id=model,...)",
     )
-    p.add_argument("--timeout", type=float, default=d.timeout_s, help="ModelServer deadline, s")
-    p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
-    p.add_argument("--max-inflated-bytes", type=int, default=d.max_inflated_bytes)
-    p.add_argument("--signature-ttl", type=float, default=d.signature_ttl_s)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=default_workers(),
-        help="gateway processes sharing the port via SO_REUSEPORT (default: CPUs, %(default)s)",
+    bundled = p.add_argument_group(
+        "bundled ModelServer (started when no --model-server / backend is configured)"
     )
-    p.add_argument("--log-level", default="INFO")
-    bundled = p.add_argument_group("bundled ModelServer (used when --model-server is absent)")
     bundled.add_argument("--model_config_file")
     bundled.add_argument("--model_name")
     bundled.add_argument("--model_base_path")
-    bundled.add_argument(
-        "--allow_version_labels_for_unavailable_models", action="store_true", default=False
-    )
+    bundled.add_argument("--allow_version_labels_for_unavailable_models", action="store_true")
     bundled.add_argument("--file_system_poll_wait_seconds", type=int)
     return p
 
 
-def deployments(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        ident, sep, model = pair.partition("=")
-        if not sep or not ident or not model:
-            raise SystemExit(f"--deployment expects ID=MODEL, got {pair!r}")
-        out[ident] = model
-    return out
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def embedded_from_args(args: argparse.Namespace) -> EmbeddedModelServer:
     extra: list[str] = []
     if args.allow_version_labels_for_unavailable_models:
         extra.append("--allow_version_labels_for_unavailable_models")
     if args.file_system_poll_wait_seconds is not None:
         extra.append(f"--file_system_poll_wait_seconds={args.file_system_poll_wait_seconds}")
-    return Settings(
-        host=args.host,
-        port=args.port,
-        model_server=args.model_server,
-        deployments=deployments(args.deployment),
-        embedded=EmbeddedModelServer(
-            model_config_file=args.model_config_file,
-            model_name=args.model_name,
-            model_base_path=args.model_base_path,
-            extra_args=tuple(extra),
-        ),
-        timeout_s=args.timeout,
-        max_body_bytes=args.max_body_bytes,
-        max_inflated_bytes=args.max_inflated_bytes,
-        signature_ttl_s=args.signature_ttl,
-        workers=max(1, args.workers),
+    return EmbeddedModelServer(
+        model_config_file=args.model_config_file,
+        model_name=args.model_name,
+        model_base_path=args.model_base_path,
+        extra_args=tuple(extra),
     )
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
+def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
+    flags = {knob.name: getattr(args, knob.name) for knob in KNOBS}
+    if flags["access_log"] is not None:
+        flags["access_log"] = flags["access_log"].lower() in ("1", "true", "yes", "on")
+    return build_settings(args.config, environ, flags, args.deployment, embedded_from_args(args))
 
 
-def run_worker(settings: Settings, log_level: str = "INFO") -> None:
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    access = logging.getLogger("tfs_gateway.access")
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    if settings.access_log and not access.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+
+
+def run_worker(settings: Settings) -> None:
     """One gateway process; several of them share the port through SO_REUSEPORT."""
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         access_log=None,
         reuse_port=settings.workers > 1,
+        keepalive_timeout=settings.keepalive_timeout_s,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        handle_signals=False,  # the app drains on SIGTERM itself (see app.begin_drain)
         print=None,
     )
 
 
-def run_workers(settings: Settings, log_level: str) -> None:
+def run_workers(settings: Settings) -> None:
     """Start the workers (spawned: no gRPC state crosses a fork) and wait for them.
 
     SIGTERM or SIGINT to this process is passed on, so each worker drains.
     """
     if settings.workers == 1:
-        run_worker(settings, log_level)
+        run_worker(settings)
         return
-    spawn = multiprocessing.get_context("spawn")
-    workers = [
-        spawn.Process(target=run_worker, args=(settings, log_level), name=f"worker-{i}")
-        for i in range(settings.workers)
-    ]
-    for worker in workers:
-        worker.start()
-
-    def forward(signum: int, _frame: object) -> None:
+    with tempfile.TemporaryDirectory(prefix="tfs-gateway-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        spawn = multiprocessing.get_context("spawn")
+        workers = [
+            spawn.Process(target=run_worker, args=(settings,), name=f"worker-{i}")
+            for i in range(settings.workers)
+        ]
         for worker in workers:
-            if worker.pid is not None and worker.is_alive():
-                os.kill(worker.pid, signum)
+            worker.start()
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for worker in workers:
-        worker.join()
+        def forward(signum: int, _frame: object) -> None:
+            for worker in workers:
+                if worker.pid is not None and worker.is_alive():
+                    os.kill(worker.pid, signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        for worker in workers:
+            worker.join()
 
 
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
-    settings = settings_from_args(args)
-    if settings.model_server is None and not settings.embedded.wanted:
-        raise SystemExit("give --model-server TARGET, or --model_config_file / --model_base_path")
+    try:
+        settings = settings_from_args(args, dict(os.environ))
+    except ConfigError as exc:
+        print(f"tfs-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
     child = None
-    if settings.model_server is None:
+    if settings.model_server is None and settings.embedded.wanted:
         child, target = embedded.start(settings.embedded)
         settings = replace(settings, model_server=target)
     print(
-        f"tfs-gateway on http://{settings.host}:{settings.port} -> {settings.model_server}"
-        f" ({settings.workers} worker(s))",
+        f"tfs-gateway on http://{settings.host}:{settings.port} -> "
+        f"{ {n: b.target for n, b in settings.all_backends().items()} } "
+        f"({settings.workers} worker(s))",
         flush=True,
     )
     try:
-        run_workers(settings, args.log_level)
+        run_workers(settings)
     finally:
         if child is not None:
             embedded.stop(child)
