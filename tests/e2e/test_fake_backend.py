@@ -28,7 +28,7 @@ def gw(backend: tuple[str, fake_backend.FakeBackend]) -> Iterator[str]:
     target, _ = backend
     with running_gateway(
         f"--model-server={target}",
-        "--timeout=1",
+        "--timeout-s=1",
         "--max-body-bytes=1000000",
         "--max-inflated-bytes=10000000",
         "--deployment=d1=ok",
@@ -91,7 +91,7 @@ def test_slow_backend_is_504_at_the_deadline(gw: str) -> None:
 
 def test_unreachable_backend_is_503_quickly() -> None:
     dead = f"127.0.0.1:{free_port()}"
-    with running_gateway(f"--model-server={dead}", "--timeout=5") as (_, url):
+    with running_gateway(f"--model-server={dead}", "--timeout-s=5") as (_, url):
         reply = get(url, "/v1/models/m", timeout=10)
         assert reply.status == 503
         message = reply.json()["error"]
