@@ -37,6 +37,7 @@ class ClientOptions:
     max_attempts: int = 3
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
+    max_reconnect_backoff_s: float = 2.0
 
 
 def service_config(options: ClientOptions) -> str:
@@ -63,6 +64,10 @@ def channel_options(options: ClientOptions) -> list[tuple[str, Any]]:
         ("grpc.keepalive_time_ms", int(options.keepalive_time_s * 1000)),
         ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout_s * 1000)),
         ("grpc.enable_retries", 1 if options.max_attempts > 1 else 0),
+        # Reconnect quickly after a backend restarts (gRPC's default backoff grows to 120 s).
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", int(options.max_reconnect_backoff_s * 1000)),
         ("grpc.service_config", service_config(options)),
     ]
 

@@ -15,8 +15,11 @@ Run it alone with ``python tests/fake_backend.py --port N``.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -126,6 +129,22 @@ def main() -> None:
     server, port, _ = serve(args.port, workers=args.workers)
     print(f"fake backend on 127.0.0.1:{port}", flush=True)
     server.wait_for_termination()
+
+
+def spawn(port: int) -> subprocess.Popen[str]:
+    """The fake backend in its own process (so a test can kill it), once it serves."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_backend", f"--port={port}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "fake backend on" not in line:
+        proc.kill()
+        raise RuntimeError(f"fake backend did not start: {line!r}")
+    return proc
 
 
 if __name__ == "__main__":

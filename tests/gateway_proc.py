@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from tests.http import get
 
@@ -36,9 +37,12 @@ def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, timeout_s: float 
 
 @contextmanager
 def running_gateway(
-    *args: str, timeout_s: float = 60.0
+    *args: str, timeout_s: float = 60.0, stdout: IO[bytes] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A gateway on a free loopback port with the given serve flags; yields (proc, base_url)."""
+    """A gateway on a free loopback port with the given serve flags; yields (proc, base_url).
+
+    ``stdout`` (a file) receives the gateway's standard output: the access log.
+    """
     port = free_port()
     cmd = [
         sys.executable,
@@ -50,7 +54,7 @@ def running_gateway(
         *args,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, stdout=stdout)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(proc, base_url, timeout_s)

@@ -1,0 +1,210 @@
+"""Running it for real: replicas dying under load, restarts, readiness, listing,
+metrics, access log, the in-flight cap and draining on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests import fake_backend
+from tests.gateway_proc import free_port, running_gateway
+from tests.http import Reply, get, post
+
+ROW = {"instances": [[0.25] * 8]}
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def replicas() -> Iterator[list[tuple[int, subprocess.Popen[str]]]]:
+    ports = [free_port(), free_port()]
+    procs = [(port, fake_backend.spawn(port)) for port in ports]
+    yield procs
+    for _, proc in procs:
+        if proc.poll() is None:
+            kill(proc)
+
+
+def load(
+    url: str, path: str, requests: int, threads: int, during: Callable[[], None]
+) -> list[Reply]:
+    """Send requests from several threads; run ``during`` once a third have been answered."""
+    replies: list[Reply] = []
+    fired = threading.Event()
+
+    def one(_: int) -> Reply:
+        reply = post(url, path, ROW)
+        replies.append(reply)
+        if len(replies) >= requests // 3 and not fired.is_set():
+            fired.set()
+            during()
+        return reply
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+def test_a_replica_killed_under_load_fails_no_request(
+    replicas: list[tuple[int, subprocess.Popen[str]]],
+) -> None:
+    target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for port, _ in replicas)
+    with running_gateway(f"--model-server={target}", "--workers=1", "--access-log=false") as (
+        _,
+        url,
+    ):
+        replies = load(url, "/v1/models/ok:predict", 300, 8, lambda: kill(replicas[0][1]))
+    statuses = [r.status for r in replies]
+    assert statuses.count(200) == len(statuses), {s: statuses.count(s) for s in set(statuses)}
+
+
+def test_backend_restart_recovers_without_restarting_the_gateway() -> None:
+    port = free_port()
+    backend = fake_backend.spawn(port)
+    try:
+        with running_gateway(f"--model-server=127.0.0.1:{port}", "--workers=1") as (_, url):
+            assert post(url, "/v1/models/ok:predict", ROW).status == 200
+            kill(backend)
+            down = post(url, "/v1/models/ok:predict", ROW)
+            assert down.status == 503 and "error" in down.json()
+            backend = fake_backend.spawn(port)
+            deadline = time.monotonic() + 15
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                status = post(url, "/v1/models/ok:predict", ROW).status
+                time.sleep(0.1)
+            assert status == 200
+    finally:
+        if backend.poll() is None:
+            kill(backend)
+
+
+@pytest.fixture(scope="module")
+def ops_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Path, fake_backend.FakeBackend]]:
+    server, port, state = fake_backend.serve()
+    log_path = tmp_path_factory.mktemp("logs") / "access.log"
+    with (
+        log_path.open("wb") as log,
+        running_gateway(
+            f"--model-server=127.0.0.1:{port}",
+            "--workers=1",
+            "--timeout-s=1",
+            "--max-in-flight=4",
+            "--max-body-bytes=100000",
+            "--deployment=dep=ok",
+            stdout=log,
+        ) as (_, url),
+    ):
+        yield url, log_path, state
+    server.stop(None)
+
+
+def test_readiness_and_listing(ops_gateway: tuple[str, Path, fake_backend.FakeBackend]) -> None:
+    url = ops_gateway[0]
+    ready = get(url, "/readyz")
+    assert ready.status == 200, ready.body
+    assert ready.json() == {"ready": True, "reasons": []}
+    listing = get(url, "/v1/models").json()
+    assert listing["deployments"] == {"dep": {"model": "ok", "backend": "default"}}
+    assert listing["models"] == [
+        {"name": "ok", "backend": "default", "versions": [{"version": "1", "state": "AVAILABLE"}]}
+    ]
+    assert get(url, "/healthz").status == 200
+
+
+def test_readiness_fails_when_a_backend_is_down() -> None:
+    with running_gateway(f"--model-server=127.0.0.1:{free_port()}", "--workers=1") as (_, url):
+        reply = get(url, "/readyz")
+        assert reply.status == 503
+        assert reply.json()["ready"] is False
+        assert any("unreachable" in r for r in reply.json()["reasons"])
+
+
+def test_readiness_fails_when_a_configured_model_is_not_available(tmp_path: Path) -> None:
+    server, port, _ = fake_backend.serve()
+    try:
+        args = (f"--model-server=127.0.0.1:{port}", "--workers=1", "--deployment=d=abort.NOT_FOUND")
+        with running_gateway(*args) as (_, url):
+            reply = get(url, "/readyz")
+            assert reply.status == 503
+            assert reply.json()["reasons"] == ["model abort.NOT_FOUND has no AVAILABLE version"]
+    finally:
+        server.stop(None)
+
+
+def test_in_flight_cap_answers_503_with_retry_after(
+    ops_gateway: tuple[str, Path, fake_backend.FakeBackend],
+) -> None:
+    url = ops_gateway[0]
+    with ThreadPoolExecutor(10) as pool:
+        replies = list(
+            pool.map(lambda _: post(url, "/v1/models/sleep.0.5:predict", ROW), range(10))
+        )
+    busy = [r for r in replies if r.status == 503]
+    assert busy, [r.status for r in replies]
+    assert all(r.headers["Retry-After"] == "1" and "overloaded" in r.json()["error"] for r in busy)
+    assert {r.status for r in replies} == {200, 503}
+
+
+def test_metrics_and_access_log_show_what_happened(
+    ops_gateway: tuple[str, Path, fake_backend.FakeBackend],
+) -> None:
+    url, log_path, _ = ops_gateway
+    assert (
+        post(url, "/v1/models/ok:predict", ROW, headers={"X-Request-ID": "trace-me"}).status == 200
+    )
+    assert post(url, "/v1/models/sleep.3:predict", ROW).status == 504
+    assert get(url, "/v1/models/abort.UNAVAILABLE").status == 503
+    assert post(url, "/v1/models/ok:predict", b"[" * 200_000).status == 413
+    text = get(url, "/metrics").body.decode()
+    assert 'tfs_gateway_requests_total{model="ok",status="200",verb="predict"}' in text
+    assert 'status="504",verb="predict"' in text
+    assert 'tfs_gateway_backend_errors_total{backend="default",code="DEADLINE_EXCEEDED"}' in text
+    assert 'tfs_gateway_backend_errors_total{backend="default",code="UNAVAILABLE"}' in text
+    assert 'tfs_gateway_rejected_total{reason="too_large"}' in text
+    for phase in ("decode", "backend", "encode"):
+        assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="predict"}}' in text
+    assert "tfs_gateway_in_flight_requests" in text
+    time.sleep(0.2)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line["id"] == "trace-me"]
+    assert len(mine) == 1
+    record = mine[0]
+    assert record["model"] == "ok" and record["verb"] == "predict" and record["status"] == 200
+    assert record["req_bytes"] > 0 and record["resp_bytes"] > 0
+    assert {"decode_ms", "backend_ms", "encode_ms", "ms"} <= set(record)
+    assert "0.25" not in log_path.read_text()  # payloads are never logged
+    assert any(line["status"] == 504 for line in lines)
+
+
+def test_sigterm_during_load_answers_every_accepted_request() -> None:
+    server, port, _ = fake_backend.serve()
+    try:
+        with running_gateway(
+            f"--model-server=127.0.0.1:{port}", "--workers=1", "--drain-delay-s=0.5"
+        ) as (proc, url):
+            with ThreadPoolExecutor(12) as pool:
+                futures = [
+                    pool.submit(post, url, "/v1/models/sleep.1:predict", ROW) for _ in range(12)
+                ]
+                time.sleep(0.4)  # all twelve are accepted and waiting on the backend
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(0.1)
+                assert get(url, "/readyz").status == 503  # readiness fails first
+                replies = [f.result() for f in futures]
+            assert [r.status for r in replies] == [200] * 12
+            assert proc.wait(20) == 0
+    finally:
+        server.stop(None)
