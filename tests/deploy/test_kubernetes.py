@@ -1,0 +1,92 @@
+"""deploy/kubernetes: each overlay renders with kustomize and passes the Kubernetes schemas.
+
+Strict validation (unknown fields are errors) against the oldest Kubernetes
+release the manifests claim and the newest that kubernetes-validate ships.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import kubernetes_validate
+import pytest
+
+from tests.deploy.manifests import OVERLAYS, container, one, pod_spec, render
+
+K8S_VERSIONS = ("1.28.0", "1.37.0")
+EXPECTED_KINDS = {
+    "Namespace",
+    "ConfigMap",
+    "Service",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_passes_kubernetes_schemas(overlay: str, version: str) -> None:
+    docs = render(overlay)
+    assert {d["kind"] for d in docs} == EXPECTED_KINDS
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_strict_validation_catches_a_misspelled_field() -> None:
+    # Proves the check above can fail: one typo in a probe is rejected.
+    deployment = copy.deepcopy(one(render("cpu"), "Deployment", "tfs-gateway"))
+    probe = container(deployment, "gateway")["readinessProbe"]
+    probe["periodSecond"] = probe.pop("periodSeconds")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSIONS[0], strict=True)
+
+
+def test_everything_lands_in_one_namespace() -> None:
+    for overlay in OVERLAYS:
+        for doc in render(overlay):
+            if doc["kind"] != "Namespace":
+                assert doc["metadata"]["namespace"] == "tfs-gateway", doc["metadata"]["name"]
+
+
+def test_gpu_overlay_puts_tf_serving_on_a_gpu_node() -> None:
+    tfserving = one(render("gpu"), "Deployment", "tfserving")
+    spec = pod_spec(tfserving)
+    item = container(tfserving, "tfserving")
+    assert item["image"] == "tensorflow/serving:latest-gpu"
+    assert item["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
+        "tolerations"
+    ]
+    # The patch merges: the base's args, probes and volumes survive it.
+    assert (
+        item["args"]
+        == container(one(render("cpu"), "Deployment", "tfserving"), "tfserving")["args"]
+    )
+
+
+def test_cpu_overlay_asks_for_no_gpu_and_gateway_never_does() -> None:
+    cpu = render("cpu")
+    item = container(one(cpu, "Deployment", "tfserving"), "tfserving")
+    assert item["image"] == "tensorflow/serving:latest"
+    assert "nvidia.com/gpu" not in item["resources"].get("limits", {})
+    assert "nodeSelector" not in pod_spec(one(cpu, "Deployment", "tfserving"))
+    for overlay in OVERLAYS:
+        gateway = one(render(overlay), "Deployment", "tfs-gateway")
+        assert "nvidia.com/gpu" not in str(gateway)
+        assert container(gateway, "gateway")["image"].startswith("tfs-gateway:")
+
+
+def test_containers_run_unprivileged_on_read_only_root() -> None:
+    for overlay in OVERLAYS:
+        for deployment in (d for d in render(overlay) if d["kind"] == "Deployment"):
+            spec = pod_spec(deployment)
+            assert spec["securityContext"]["runAsNonRoot"] is True
+            assert spec["securityContext"]["runAsUser"] > 0
+            for item in spec["containers"] + spec.get("initContainers", []):
+                ctx = item["securityContext"]
+                assert ctx["readOnlyRootFilesystem"] is True, item["name"]
+                assert ctx["allowPrivilegeEscalation"] is False, item["name"]
+                assert ctx["capabilities"]["drop"] == ["ALL"], item["name"]
+                assert "memory" in item["resources"]["limits"], item["name"]
