@@ -142,10 +142,7 @@ def classification_result_to_json(result: Any) -> bytes:
         scores = np.array([c.score for c in classes], dtype=np.float32)
         texts = nested_float_items(scores) if len(scores) else []
         rows.append(
-            [
-                [c.label, orjson.Fragment(text)]
-                for c, text in zip(classes, texts, strict=True)
-            ]
+            [[c.label, orjson.Fragment(text)] for c, text in zip(classes, texts, strict=True)]
         )
     return orjson.dumps({"results": rows})
 
@@ -156,4 +153,3 @@ def regression_result_to_json(result: Any) -> bytes:
     if not len(values):
         return b'{"results":[]}'
     return b'{"results":' + nested_float_json(values) + b"}"
-

@@ -27,7 +27,9 @@ __all__ = ["float_text", "nested_float_items", "nested_float_json"]
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 ITEM_SEPARATOR = b"\x01"
-_F32_MIN_NORMAL = float(np.finfo(np.float32).tiny)  # ends each batch item in items mode; never part of the text
+_F32_MIN_NORMAL = float(
+    np.finfo(np.float32).tiny
+)  # ends each batch item in items mode; never part of the text
 
 
 # ---------------------------------------------------------------------------
@@ -42,9 +44,9 @@ def float_text(value: float, f32: bool) -> str:
         return "-Infinity" if value < 0 else "Infinity"
     if f32:
         value = float(np.float32(value))
-    text = "%.6g" % value
+    text = f"{value:.6g}"
     if not _round_trips(text, value, f32):
-        text = ("%.9g" if f32 else "%.17g") % value
+        text = f"{value:.9g}" if f32 else f"{value:.17g}"
     if "." not in text and "e" not in text:
         text += ".0"
     return text
@@ -72,11 +74,11 @@ def _round_trips(text: str, value: float, f32: bool) -> bool:
 def _exact_digits(value: float, f32: bool, p: int) -> tuple[int, int, int]:
     """(p-digit significand, decimal exponent, %g precision) for one finite nonzero value."""
     value = abs(value)
-    six = "%.5e" % value
+    six = f"{value:.5e}"
     if _round_trips(six, value, f32):
         precision, text = 6, six
     else:
-        precision, text = p, "%.*e" % (p - 1, value)
+        precision, text = p, f"{value:.{p - 1}e}"
     mantissa, _, exponent = text.partition("e")
     digits = mantissa.replace(".", "")
     return int(digits + "0" * (p - len(digits))), int(exponent), precision
@@ -242,7 +244,8 @@ class _Layout:
 
 
 def _text_matrix(flat: np.ndarray, f32: bool, bracket_rank: int) -> tuple[np.ndarray, _Layout]:
-    d = _Digits(flat, f32)
+    with np.errstate(all="ignore"):  # NaN/Inf lanes compute garbage that is masked out
+        d = _Digits(flat, f32)
     p = d.p
     lay = _Layout(bracket_rank, p)
     count = len(flat)

@@ -16,6 +16,7 @@ messages (RapidJSON's PrettyWriter with single-line arrays).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from decimal import Decimal
@@ -167,9 +168,7 @@ class _Parser:
         try:
             return self._document()
         except _ParseError as err:
-            raise invalid_argument(
-                f"JSON Parse error: {err} at offset: {err.offset}"
-            ) from None
+            raise invalid_argument(f"JSON Parse error: {err} at offset: {err.offset}") from None
 
     def _skip(self) -> int:
         m = _WS.match(self.s, self.pos)
@@ -356,7 +355,9 @@ class _Parser:
         if len(int_part) > 300 and _integer_too_big(int_part):
             raise _ParseError(_TOO_BIG, start)
         if exp_mark:
-            if "-" not in exp_mark.decode() and _exponent_too_big(int_part, frac or b"", exp_digits):
+            if "-" not in exp_mark.decode() and _exponent_too_big(
+                int_part, frac or b"", exp_digits
+            ):
                 raise _ParseError(_TOO_BIG, start)
             return float(token)
         if dot:
@@ -428,10 +429,8 @@ def _rapidjson_exp_frac(int_part: bytes, frac: bytes) -> int:
     if not frac:
         return 0
     value = int(int_part)
-    if value > _UINT64_MAX:
-        significant = 17  # already a double with many digits: fraction digits dropped
-    else:
-        significant = len(int_part.lstrip(b"0"))
+    # Beyond uint64 the significand is already a double with 17+ digits.
+    significant = 17 if value > _UINT64_MAX else len(int_part.lstrip(b"0"))
     exp_frac = 0
     i = 0
     if value <= _UINT64_MAX:
@@ -472,10 +471,8 @@ def echo(value: Any) -> str:
         text = float_text(value, f32=is_f32 and math.isfinite(value))
         out.append(text)
     else:
-        try:
+        with contextlib.suppress(_Stop):
             _write(value, 0, out)
-        except _Stop:
-            pass
     data = "".join(out).encode("utf-8", "surrogateescape")[:ECHO_LIMIT]
     return data.decode("utf-8", "replace")
 
@@ -557,7 +554,7 @@ def _grisu_text(value: float) -> str:
 def _prettify(digits: str, k: int) -> str:
     length = len(digits)
     kk = length + k  # 10^(kk-1) <= v < 10^kk
-    if 0 <= k and kk <= 21:
+    if k >= 0 and kk <= 21:
         return digits + "0" * k + ".0"
     if 0 < kk <= 21:
         return digits[:kk] + "." + digits[kk:]

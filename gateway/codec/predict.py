@@ -204,9 +204,7 @@ def _plain_exact(instances: list[Any], name: str, dtype: int) -> _Batch:
     batch = _Batch()
     for i, item in enumerate(instances):
         if _is_named(item):
-            raise invalid_argument(
-                f"Expecting value/list but got object at item {i} of input list"
-            )
+            raise invalid_argument(f"Expecting value/list but got object at item {i} of input list")
         try:
             batch.add(name, tensor_from_json(item, dtype))
         except GatewayError as err:

@@ -139,11 +139,7 @@ def json_type(value: Any) -> str:
 
 def is_b64_object(value: Any) -> bool:
     """Exactly one member ``b64`` whose value is a string (spec 4.4)."""
-    return (
-        isinstance(value, dict)
-        and len(value) == 1
-        and isinstance(value.get("b64"), str | bytes)
-    )
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str | bytes)
 
 
 _B64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")

@@ -63,17 +63,35 @@ ERRORS: list[tuple[bytes, str]] = [
         "JSON Value: {\n    \"x\": 1\n} When method is classify, key 'examples' is expected and"
         " was not found",
     ),
-    (b'{"examples": 1}', "JSON Value: {\n    \"examples\": 1\n} Expecting 'examples' value to be an list/array"),
-    (b'{"examples": []}', "JSON Value: {\n    \"examples\": []\n} 'examples' value is an empty array"),
+    (
+        b'{"examples": 1}',
+        "JSON Value: {\n    \"examples\": 1\n} Expecting 'examples' value to be an list/array",
+    ),
+    (
+        b'{"examples": []}',
+        "JSON Value: {\n    \"examples\": []\n} 'examples' value is an empty array",
+    ),
     (b'{"examples": [1]}', "Example must be JSON object but got JSON Number"),
     (b'{"context": [], "examples": [{}]}', "Example must be JSON object but got JSON Array"),
     (b'{"context": "s", "examples": [{}]}', "Example must be JSON object but got JSON String"),
-    (b'{"examples": [{"f": [10, 10.0]}]}', "Unexpected element type in feature: f expecting type: int64"),
-    (b'{"examples": [{"f": [1.5, 2]}]}', "Unexpected element type in feature: f expecting type: float"),
-    (b'{"examples": [{"f": ["a", 1]}]}', "Unexpected element type in feature: f expecting type: bytes"),
+    (
+        b'{"examples": [{"f": [10, 10.0]}]}',
+        "Unexpected element type in feature: f expecting type: int64",
+    ),
+    (
+        b'{"examples": [{"f": [1.5, 2]}]}',
+        "Unexpected element type in feature: f expecting type: float",
+    ),
+    (
+        b'{"examples": [{"f": ["a", 1]}]}',
+        "Unexpected element type in feature: f expecting type: bytes",
+    ),
     (b'{"examples": [{"f": null}]}', "Feature: f has element with unexpected JSON type: Null"),
     (b'{"examples": [{"f": [[1]]}]}', "Feature: f has element with unexpected JSON type: Array"),
-    (b'{"examples": [{"f": {"a": 1}}]}', "Feature: f has element with unexpected JSON type: Object"),
+    (
+        b'{"examples": [{"f": {"a": 1}}]}',
+        "Feature: f has element with unexpected JSON type: Object",
+    ),
     (
         b'{"examples": [{"f": 9223372036854775808}]}',
         "Feature: f has uint64_t element. Only int64_t is supported.",

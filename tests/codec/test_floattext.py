@@ -31,10 +31,10 @@ def reference(value: float, f32: bool) -> str:
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    text = "%.6g" % value
+    text = f"{value:.6g}"
     same = _strtof_equal(text, np.float32(value)) if f32 else float(text) == value
     if not same:
-        text = ("%.9g" if f32 else "%.17g") % value
+        text = f"{value:.9g}" if f32 else f"{value:.17g}"
     if "." not in text and "e" not in text:
         text += ".0"
     return text
@@ -75,7 +75,12 @@ def test_float32_examples(value: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1 / 3, "0.33333333333333331"), (0.1, "0.1"), (1e22, "1e+22"), (2.0**60, "1.152921504606847e+18")],
+    [
+        (1 / 3, "0.33333333333333331"),
+        (0.1, "0.1"),
+        (1e22, "1e+22"),
+        (2.0**60, "1.152921504606847e+18"),
+    ],
 )
 def test_double_examples(value: float, text: str) -> None:
     assert float_text(value, f32=False) == text
@@ -92,7 +97,13 @@ def _float32_samples() -> list[np.ndarray]:
     powers = np.array([2.0**k for k in range(-149, 128)] + [10.0**k for k in range(-45, 39)])
     edges = np.concatenate([powers, np.nextafter(powers, 0), np.nextafter(powers, np.inf)])
     with np.errstate(over="ignore"):
-        return [bits, wide, nice, edges.astype(np.float32), rng.random((100, 10)).astype(np.float32)]
+        return [
+            bits,
+            wide,
+            nice,
+            edges.astype(np.float32),
+            rng.random((100, 10)).astype(np.float32),
+        ]
 
 
 def _float64_samples() -> list[np.ndarray]:
@@ -115,9 +126,7 @@ def test_float64_property(sample: int) -> None:
     assert nested_float_json(arr) == _ref_json(arr)
 
 
-@pytest.mark.parametrize(
-    "shape", [(), (1,), (3,), (2, 3), (2, 1, 3), (1, 1, 1, 1), (4, 2, 2)]
-)
+@pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 3), (2, 1, 3), (1, 1, 1, 1), (4, 2, 2)])
 def test_nesting(shape: tuple[int, ...]) -> None:
     arr = (np.arange(math.prod(shape), dtype=np.float32) / 7).reshape(shape)
     assert nested_float_json(arr) == _ref_json(arr)

@@ -38,7 +38,9 @@ ACCEPTED: list[tuple[bytes, Any]] = [
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -111,7 +113,7 @@ ECHOES: list[tuple[Any, str]] = [
     (1.0000001, "1.00000012"),  # a top-level decimal is written as float32
     (1e300, "1e+300"),  # beyond float32: the double rule
     (1e-300 / 3, "0.0"),  # RapidJSON IsFloat() holds, so it is narrowed to float32
-    ("a\"b\n", '"a\\"b\\n"'),
+    ('a"b\n', '"a\\"b\\n"'),
     (None, "null"),
     (True, "true"),
     (9007199254740993, "9007199254740993"),
