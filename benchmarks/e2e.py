@@ -54,12 +54,16 @@ def _run_generator(cmd: Sequence[str], watched: Sequence[int]) -> dict[str, Any]
     return result
 
 
-def http_load(port: int, path: str, body_file: Path, load: Load, watched: Sequence[int]) -> Any:
+def http_load(
+    port: int, path: str, body_file: Path | None, load: Load, watched: Sequence[int]
+) -> Any:
+    """POST ``body_file`` to ``path`` (GET without a body file)."""
+    body = [f"--body-file={body_file}"] if body_file else ["--method=GET"]
     cmd = [
         "benchmarks.loadgen",
         f"--port={port}",
         f"--path={path}",
-        f"--body-file={body_file}",
+        *body,
         f"--concurrency={load.concurrency}",
         f"--requests={load.requests}",
         f"--warmup={load.warmup}",
@@ -102,8 +106,14 @@ class Backend:
     alias: str  # the signature input the direct client fills
 
 
-def compare(backend: Backend, loads: Sequence[Load], workers: int, tmp: Path) -> dict[str, Any]:
-    """Gateway (with ``workers``) vs direct gRPC client at each concurrency, interleaved."""
+def compare(
+    backend: Backend, loads: Sequence[Load], workers: int, tmp: Path, floor: Load | None = None
+) -> dict[str, Any]:
+    """Gateway (with ``workers``) vs direct gRPC client at each concurrency, interleaved.
+
+    ``floor``: also load ``GET /healthz``, the gateway's cost of HTTP alone (aiohttp and
+    its edge middleware, no codec, no gRPC).
+    """
     path = f"/v1/models/{backend.model}:predict"
     body = write_body(tmp, "mnist1.json", mnist_body(1))
     gw, port, startup_s = procs.start_gateway(backend.target, path, body.read_bytes(), workers)
@@ -117,6 +127,8 @@ def compare(backend: Backend, loads: Sequence[Load], workers: int, tmp: Path) ->
                 {"concurrency": load.concurrency, "workers": workers, "gateway": via_gw,
                  "direct": direct}
             )
+        if floor is not None:
+            out["healthz"] = http_load(port, "/healthz", None, floor, watched)
     return out
 
 

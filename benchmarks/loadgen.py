@@ -1,7 +1,7 @@
 """HTTP/1.1 load generator, run in its own process: keep-alive connections, fixed work.
 
 ``python -m benchmarks.loadgen --port P --path /v1/models/ok:predict --body-file F
---concurrency C --requests N --max-seconds S`` opens C connections, sends
+--concurrency C --requests N --max-seconds S`` (or ``--method GET`` without a body) opens C connections, sends
 ``--warmup`` requests, prints ``ready`` and waits for a line on stdin (so the
 caller can snapshot the server's CPU time), then sends N requests in total
 (or stops after S seconds) and prints one JSON line: requests, errors,
@@ -91,11 +91,11 @@ async def _phase(conns: list[_Conn], requests: int, max_seconds: float) -> Run:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, float]:
-    body = open(args.body_file, "rb").read()
-    head = (
-        f"POST {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
+    body = open(args.body_file, "rb").read() if args.body_file else b""
+    head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
+    if args.method == "POST":
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head += "\r\n"
     payload = head.encode() + body
     loop = asyncio.get_running_loop()
     conns = []
@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--path", required=True)
-    p.add_argument("--body-file", required=True)
+    p.add_argument("--method", choices=("POST", "GET"), default="POST")
+    p.add_argument("--body-file", help="the POST body")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=50)

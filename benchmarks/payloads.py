@@ -72,7 +72,11 @@ def scores(rows: int, cols: int, salt: int = 0) -> np.ndarray:
 
 
 def response_arrays() -> dict[str, np.ndarray]:
-    return {"1000x10 float32": scores(1000, 10), "1x100000 float32": scores(1, 100000, 1)}
+    return {
+        "1x10 float32": scores(1, 10, 2),  # one MNIST answer
+        "1000x10 float32": scores(1000, 10),
+        "1x100000 float32": scores(1, 100000, 1),
+    }
 
 
 def tensor_proto(array: np.ndarray, tensor_content: bool, message: Any) -> Any:
