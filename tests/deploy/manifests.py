@@ -25,7 +25,9 @@ from gateway.config import ENV_PREFIX, KNOBS
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 KUSTOMIZE = DEPLOY / "kubernetes"
+# Overlays that run TF Serving in the cluster, and all of them (external: the gateway alone).
 OVERLAYS = ("cpu", "gpu")
+ALL_OVERLAYS = (*OVERLAYS, "external")
 COMPOSE_FILE = REPO / "docker-compose.yml"
 COMPOSE_PROFILES = ("cpu", "gpu", "bundled")
 TFSERVING_GRPC_PORT = 8500  # the official image's entrypoint passes --port=8500

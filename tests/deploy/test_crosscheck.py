@@ -16,6 +16,7 @@ import pytest
 from gateway import app
 from gateway.config import ENV_PREFIX, ConfigError, EmbeddedModelServer, Settings, build_settings
 from tests.deploy.manifests import (
+    ALL_OVERLAYS,
     COMPOSE_PROFILES,
     GATEWAY_ENV,
     OVERLAYS,
@@ -85,13 +86,20 @@ class K8s:
         return settings_from({**self.env, ENV_PREFIX + "CONFIG": str(local)})
 
 
-@pytest.fixture(params=OVERLAYS)
-def k8s(request: pytest.FixtureRequest, tmp_path: Path) -> K8s:
+@pytest.fixture(params=ALL_OVERLAYS)
+def any_k8s(request: pytest.FixtureRequest, tmp_path: Path) -> K8s:
+    """Every overlay: the gateway's side."""
     return K8s(request.param, tmp_path)
 
 
-def test_k8s_gateway_env_names_are_read_by_the_gateway(k8s: K8s) -> None:
-    names = {n for n in k8s.env if n.startswith(ENV_PREFIX)}
+@pytest.fixture(params=OVERLAYS)
+def k8s(request: pytest.FixtureRequest, tmp_path: Path) -> K8s:
+    """The overlays that run TF Serving too."""
+    return K8s(request.param, tmp_path)
+
+
+def test_k8s_gateway_env_names_are_read_by_the_gateway(any_k8s: K8s) -> None:
+    names = {n for n in any_k8s.env if n.startswith(ENV_PREFIX)}
     assert names, "the gateway container sets no TFS_GATEWAY_* variable"
     assert names <= GATEWAY_ENV
 
@@ -106,28 +114,28 @@ def test_k8s_configmap_parses_and_sets_the_serving_knobs(k8s: K8s) -> None:
     }
 
 
-def test_k8s_gateway_workers_fit_the_cpu_limit(k8s: K8s) -> None:
+def test_k8s_gateway_workers_fit_the_cpu_limit(any_k8s: K8s) -> None:
     # workers defaults to the node's CPUs, not the container's; the config must set it.
-    assert k8s.settings.workers <= int(k8s.gateway["resources"]["limits"]["cpu"])
+    assert any_k8s.settings.workers <= int(any_k8s.gateway["resources"]["limits"]["cpu"])
 
 
-def test_k8s_ports_and_probe_paths_are_the_gateways(k8s: K8s) -> None:
-    port = k8s.settings.port
+def test_k8s_ports_and_probe_paths_are_the_gateways(any_k8s: K8s) -> None:
+    port = any_k8s.settings.port
     assert port == Settings().port == 8501
-    liveness, readiness = k8s.gateway["livenessProbe"], k8s.gateway["readinessProbe"]
+    liveness, readiness = any_k8s.gateway["livenessProbe"], any_k8s.gateway["readinessProbe"]
     assert liveness["httpGet"]["path"] == app.HEALTHZ == "/healthz"
     assert readiness["httpGet"]["path"] == app.READYZ == "/readyz"
-    assert k8s.gateway["startupProbe"]["httpGet"]["path"] == app.HEALTHZ
-    for probe in (liveness, readiness, k8s.gateway["startupProbe"]):
-        assert named_port(k8s.gateway, probe["httpGet"]["port"]) == port
-    annotations = k8s.deployment["spec"]["template"]["metadata"]["annotations"]
+    assert any_k8s.gateway["startupProbe"]["httpGet"]["path"] == app.HEALTHZ
+    for probe in (liveness, readiness, any_k8s.gateway["startupProbe"]):
+        assert named_port(any_k8s.gateway, probe["httpGet"]["port"]) == port
+    annotations = any_k8s.deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == app.METRICS == "/metrics"
     assert annotations["prometheus.io/port"] == str(port)
-    service = one(k8s.docs, "Service", "tfs-gateway")
+    service = one(any_k8s.docs, "Service", "tfs-gateway")
     (entry,) = service["spec"]["ports"]
     assert entry["port"] == port
-    assert named_port(k8s.gateway, entry["targetPort"]) == port
+    assert named_port(any_k8s.gateway, entry["targetPort"]) == port
 
 
 def _selects(selector: dict[str, str], deployment: Doc) -> bool:
@@ -148,16 +156,16 @@ def test_k8s_service_hpa_and_pdbs_point_at_the_right_pods(k8s: K8s) -> None:
         assert pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
 
 
-def test_k8s_grace_period_covers_the_drain(k8s: K8s) -> None:
-    s = k8s.settings
+def test_k8s_grace_period_covers_the_drain(any_k8s: K8s) -> None:
+    s = any_k8s.settings
     assert s.drain_delay_s > 0, "without a drain delay the pod needs a preStop sleep"
-    grace = pod_spec(k8s.deployment)["terminationGracePeriodSeconds"]
+    grace = pod_spec(any_k8s.deployment)["terminationGracePeriodSeconds"]
     assert grace > s.drain_delay_s + s.shutdown_timeout_s
 
 
-def test_k8s_tmp_is_writable_on_the_read_only_root(k8s: K8s) -> None:
-    assert k8s.gateway["securityContext"]["readOnlyRootFilesystem"] is True
-    mount, volume = mounted_volume(k8s.deployment, k8s.gateway, "/tmp")
+def test_k8s_tmp_is_writable_on_the_read_only_root(any_k8s: K8s) -> None:
+    assert any_k8s.gateway["securityContext"]["readOnlyRootFilesystem"] is True
+    mount, volume = mounted_volume(any_k8s.deployment, any_k8s.gateway, "/tmp")
     assert mount["mountPath"] == "/tmp" and not mount.get("readOnly", False)
     assert "emptyDir" in volume
 

@@ -11,7 +11,7 @@ import copy
 import kubernetes_validate
 import pytest
 
-from tests.deploy.manifests import OVERLAYS, container, one, pod_spec, render
+from tests.deploy.manifests import ALL_OVERLAYS, OVERLAYS, container, one, pod_spec, render
 
 K8S_VERSIONS = ("1.28.0", "1.37.0")
 EXPECTED_KINDS = {
@@ -25,10 +25,11 @@ EXPECTED_KINDS = {
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", ALL_OVERLAYS)
 def test_overlay_passes_kubernetes_schemas(overlay: str, version: str) -> None:
     docs = render(overlay)
     assert {d["kind"] for d in docs} == EXPECTED_KINDS
+    assert len(docs) == (6 if overlay == "external" else 10)
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)
 
@@ -43,7 +44,7 @@ def test_strict_validation_catches_a_misspelled_field() -> None:
 
 
 def test_everything_lands_in_one_namespace() -> None:
-    for overlay in OVERLAYS:
+    for overlay in ALL_OVERLAYS:
         for doc in render(overlay):
             if doc["kind"] != "Namespace":
                 assert doc["metadata"]["namespace"] == "tfs-gateway", doc["metadata"]["name"]
@@ -79,7 +80,7 @@ def test_cpu_overlay_asks_for_no_gpu_and_gateway_never_does() -> None:
 
 
 def test_containers_run_unprivileged_on_read_only_root() -> None:
-    for overlay in OVERLAYS:
+    for overlay in ALL_OVERLAYS:
         for deployment in (d for d in render(overlay) if d["kind"] == "Deployment"):
             spec = pod_spec(deployment)
             assert spec["securityContext"]["runAsNonRoot"] is True
@@ -90,3 +91,10 @@ def test_containers_run_unprivileged_on_read_only_root() -> None:
                 assert ctx["allowPrivilegeEscalation"] is False, item["name"]
                 assert ctx["capabilities"]["drop"] == ["ALL"], item["name"]
                 assert "memory" in item["resources"]["limits"], item["name"]
+
+
+def test_external_overlay_is_the_gateway_alone() -> None:
+    docs = render("external")
+    names = [d["metadata"]["name"] for d in docs]
+    assert not [n for n in names if n.startswith("tfserving")], names
+    assert one(docs, "Deployment", "tfs-gateway")
