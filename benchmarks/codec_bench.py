@@ -17,6 +17,7 @@ import statistics
 import sys
 import timeit
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ def gateway_side(min_repeat_s: float, repeats: int) -> dict[str, dict[str, Timin
     for case in payloads.request_cases():
         results["request: " + case.name] = {
             "gateway": measure(request_fn(case.body, case.input_dtypes), min_repeat_s, repeats),
-            "floor": measure(lambda b=case.body: orjson.loads(b), min_repeat_s, repeats),
+            "floor": measure(partial(orjson.loads, case.body), min_repeat_s, repeats),
         }
     arrays = payloads.response_arrays()
     for tensor_content in (False, True):
@@ -84,17 +85,17 @@ def gateway_side(min_repeat_s: float, repeats: int) -> dict[str, dict[str, Timin
             key = f"response: {name} {'tensor_content' if tensor_content else 'float_val'}"
             results[key] = {
                 "gateway": measure(
-                    lambda o=outputs: predict_codec.predict_response_to_json(o, False),
+                    partial(predict_codec.predict_response_to_json, outputs, False),
                     min_repeat_s,
                     repeats,
                 ),
                 "floor": measure(
-                    lambda a=array: orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY),
+                    partial(orjson.dumps, array, option=orjson.OPT_SERIALIZE_NUMPY),
                     min_repeat_s,
                     repeats,
                 ),
                 "parse": measure(
-                    lambda d=data: protos.PredictResponse.FromString(d), min_repeat_s, repeats
+                    partial(protos.PredictResponse.FromString, data), min_repeat_s, repeats
                 ),
             }
     return results
@@ -109,7 +110,7 @@ def naive_side(min_repeat_s: float, repeats: int) -> dict[str, dict[str, Timing]
     for case in payloads.request_cases():
         results["request: " + case.name] = {
             "naive": measure(
-                lambda c=case: naive.predict_request_from_json(c.body, c.input_dtypes),
+                partial(naive.predict_request_from_json, case.body, case.input_dtypes),
                 min_repeat_s,
                 repeats,
             )
@@ -123,15 +124,13 @@ def naive_side(min_repeat_s: float, repeats: int) -> dict[str, dict[str, Timing]
         for name, data in response_messages(tensor_content).items():
             response = naive.parse_predict_response(data)
             key = f"response: {name} {'tensor_content' if tensor_content else 'float_val'}"
-            results[key] = {
-                "naive": measure(lambda r=response: render(r), min_repeat_s, repeats)
-            }
+            results[key] = {"naive": measure(partial(render, response), min_repeat_s, repeats)}
     return results
 
 
 def check_equivalent() -> list[str]:
     """Both paths must build the same request tensors; returns the cases that differ."""
-    from tensorflow.core.framework import tensor_pb2  # type: ignore[import-untyped]
+    from tensorflow.core.framework import tensor_pb2
 
     from benchmarks import naive
     from gateway.codec import predict as predict_codec
@@ -140,7 +139,7 @@ def check_equivalent() -> list[str]:
     for case in payloads.request_cases():
         parsed = predict_codec.predict_body_from_json(case.body)
         ours, _ = predict_codec.predict_inputs_from_json(parsed, case.input_dtypes)
-        theirs = naive.predict_pb2.PredictRequest.FromString(
+        theirs = naive.parse_predict_request(
             naive.predict_request_from_json(case.body, case.input_dtypes)
         )
         for alias, tensor in ours.items():

@@ -39,17 +39,18 @@ def _run_generator(cmd: Sequence[str], watched: Sequence[int]) -> dict[str, Any]
         line = gen.stdout.readline()
         if line.strip() != b"ready":
             raise RuntimeError(f"load generator failed: {line!r}")
-        before = procs.cpu_seconds(watched)
+        before = procs.cpu_times(watched)
         own_before = procs.cpu_seconds([gen.pid])
         gen.stdin.write(b"go\n")
         gen.stdin.flush()
         result: dict[str, Any] = orjson.loads(gen.stdout.readline())
-        after = procs.cpu_seconds(watched)
+        after = procs.cpu_times(watched)
         own_after = procs.cpu_seconds([gen.pid])
     finally:
         procs.stop(gen)
     n = max(result["requests"], 1)
-    result["server_cpu_us_per_req"] = (after - before) / n * 1e6
+    result["server_cpu_us_per_req"] = (sum(after) - sum(before)) / n * 1e6
+    result["server_sys_us_per_req"] = (after[1] - before[1]) / n * 1e6
     result["loadgen_cpu_us_per_req"] = (own_after - own_before) / n * 1e6
     return result
 
@@ -124,8 +125,12 @@ def compare(
             via_gw = http_load(port, path, body, load, watched)
             direct = grpc_load(backend.target, backend.model, backend.alias, 1, load, backend.pid)
             out["runs"].append(
-                {"concurrency": load.concurrency, "workers": workers, "gateway": via_gw,
-                 "direct": direct}
+                {
+                    "concurrency": load.concurrency,
+                    "workers": workers,
+                    "gateway": via_gw,
+                    "direct": direct,
+                }
             )
         if floor is not None:
             out["healthz"] = http_load(port, "/healthz", None, floor, watched)

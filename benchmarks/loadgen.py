@@ -1,11 +1,11 @@
 """HTTP/1.1 load generator, run in its own process: keep-alive connections, fixed work.
 
 ``python -m benchmarks.loadgen --port P --path /v1/models/ok:predict --body-file F
---concurrency C --requests N --max-seconds S`` (or ``--method GET`` without a body) opens C connections, sends
-``--warmup`` requests, prints ``ready`` and waits for a line on stdin (so the
-caller can snapshot the server's CPU time), then sends N requests in total
-(or stops after S seconds) and prints one JSON line: requests, errors,
-seconds, req_s, p50_ms, p99_ms. A raw asyncio protocol keeps the generator's
+--concurrency C --requests N --max-seconds S`` (or ``--method GET`` without a
+body) opens C connections, sends ``--warmup`` requests, prints ``ready`` and
+waits for a line on stdin (so the caller can snapshot the server's CPU time),
+then sends N requests in total (or stops after S seconds) and prints one JSON
+line: requests, errors, seconds, req_s, p50_ms, p99_ms. A raw asyncio protocol keeps the generator's
 own cost per request small (it shares the machine's cores with the server).
 """
 
@@ -16,6 +16,7 @@ import asyncio
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -91,7 +92,7 @@ async def _phase(conns: list[_Conn], requests: int, max_seconds: float) -> Run:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, float]:
-    body = open(args.body_file, "rb").read() if args.body_file else b""
+    body = Path(args.body_file).read_bytes() if args.body_file else b""
     head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
     if args.method == "POST":
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"

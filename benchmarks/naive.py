@@ -64,5 +64,9 @@ def predict_response_to_json_ndarray(response: Any) -> bytes:
     return json.dumps({"outputs": outputs}).encode()
 
 
+def parse_predict_request(data: bytes) -> Any:
+    return predict_pb2.PredictRequest.FromString(data)
+
+
 def parse_predict_response(data: bytes) -> Any:
     return predict_pb2.PredictResponse.FromString(data)

@@ -59,14 +59,19 @@ def family(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of each process (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
+def cpu_times(pids: Sequence[int]) -> tuple[float, float]:
+    """(user, system) seconds of the processes (fields 14 and 15 of /proc/PID/stat)."""
+    user = system = 0
     for pid in pids:
         stat = Path(f"/proc/{pid}/stat").read_text()
         fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    return sum(cpu_times(pids))
 
 
 def status_kib(pid: int, key: str) -> int:
@@ -101,7 +106,9 @@ def start_fake_backend() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"127.0.0.1:{port}"
 
 
-def start_modelserver(log: IO[bytes], timeout_s: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
+def start_modelserver(
+    log: IO[bytes], timeout_s: float = 180.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """The bundled ModelServer serving the demo models; returns once ``mnist`` is AVAILABLE."""
     template = (REPO / "demo" / "models.config.in").read_text(encoding="utf-8")
     config = Path(tempfile.mkdtemp(prefix="tfs-bench-")) / "models.config"

@@ -14,8 +14,14 @@ def _best(results: dict[str, Any], case: str, side: str) -> float:
 
 def _target(name: str, value: float, op: str, limit: float, unit: str = "x") -> Row:
     met = value >= limit if op == ">=" else value <= limit
-    return {"target": name, "value": round(value, 3), "op": op, "limit": limit, "unit": unit,
-            "met": met}
+    return {
+        "target": name,
+        "value": round(value, 3),
+        "op": op,
+        "limit": limit,
+        "unit": unit,
+        "met": met,
+    }
 
 
 def _run_at(results: dict[str, Any], key: str, concurrency: int) -> Row | None:
@@ -31,28 +37,62 @@ def targets(results: dict[str, Any]) -> list[Row]:
     mnist, big = "request: mnist 1x784 instances", "request: mnist 1000x784"
     resp = "response: 1000x10 float32 float_val"
     out = [
-        _target("request MNIST 1x784: naive / gateway", _best(results, mnist, "naive")
-                / _best(results, mnist, "gateway"), ">=", 10),
-        _target("request 1000x784: gateway / orjson.loads", _best(results, big, "gateway")
-                / _best(results, big, "floor"), "<=", 1.3),
-        _target("response 1000x10: gateway / orjson.dumps", _best(results, resp, "gateway")
-                / _best(results, resp, "floor"), "<=", 3),
-        _target("response 1000x10: naive / gateway", _best(results, resp, "naive")
-                / _best(results, resp, "gateway"), ">=", 5),
+        _target(
+            "request MNIST 1x784: naive / gateway",
+            _best(results, mnist, "naive") / _best(results, mnist, "gateway"),
+            ">=",
+            10,
+        ),
+        _target(
+            "request 1000x784: gateway / orjson.loads",
+            _best(results, big, "gateway") / _best(results, big, "floor"),
+            "<=",
+            1.3,
+        ),
+        _target(
+            "response 1000x10: gateway / orjson.dumps",
+            _best(results, resp, "gateway") / _best(results, resp, "floor"),
+            "<=",
+            3,
+        ),
+        _target(
+            "response 1000x10: naive / gateway",
+            _best(results, resp, "naive") / _best(results, resp, "gateway"),
+            ">=",
+            5,
+        ),
     ]
     run = _run_at(results, "trivial", 16)
     if run is not None:
         gw, direct = run["gateway"], run["direct"]
-        out.append(_target("e2e trivial c=16: gateway / direct req/s",
-                           gw["req_s"] / direct["req_s"], ">=", 0.75))
-        out.append(_target("e2e trivial c=16: gateway CPU per request",
-                           gw["server_cpu_us_per_req"], "<=", 250, "us"))
+        out.append(
+            _target(
+                "e2e trivial c=16: gateway / direct req/s",
+                gw["req_s"] / direct["req_s"],
+                ">=",
+                0.75,
+            )
+        )
+        out.append(
+            _target(
+                "e2e trivial c=16: gateway CPU per request",
+                gw["server_cpu_us_per_req"],
+                "<=",
+                250,
+                "us",
+            )
+        )
     mem = results["e2e"]["memory"]
     out += [
         _target("idle RSS", mem["idle_rss_mib"], "<=", 80, "MiB"),
         _target("start-up to first answered predict", mem["startup_s"], "<=", 1.0, "s"),
-        _target("peak RSS under 1000x784 load", mem["peak_rss_mib"], "<=",
-                round(mem["allowed_peak_mib"], 1), "MiB"),
+        _target(
+            "peak RSS under 1000x784 load",
+            mem["peak_rss_mib"],
+            "<=",
+            round(mem["allowed_peak_mib"], 1),
+            "MiB",
+        ),
     ]
     return out
 
@@ -67,9 +107,15 @@ def _codec_table(codec: dict[str, Any]) -> list[str]:
             continue
         gw, naive, floor = (sides.get(s, {}).get("best_ms") for s in ("gateway", "naive", "floor"))
         speedup = f"{naive / gw:.1f}x" if naive else "-"
-        lines.append(
-            f"| {case} | {gw:.3f} | {naive or 0:.3f} | {floor:.3f} | {speedup} | {gw / floor:.2f}x |"
+        cells = (
+            case,
+            f"{gw:.3f}",
+            f"{naive or 0:.3f}",
+            f"{floor:.3f}",
+            speedup,
+            f"{gw / floor:.2f}x",
         )
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -99,14 +145,15 @@ def cpu_budget(results: dict[str, Any]) -> dict[str, float] | None:
     if run is None or "healthz" not in block:
         return None
     codec = results["codec"]
+    small = codec.get("response: 1x10 float32 float_val", {}).get("gateway", {})
     parts = {
         "total": run["gateway"]["server_cpu_us_per_req"],
         "HTTP (aiohttp + edge middleware, GET /healthz)": block["healthz"]["server_cpu_us_per_req"],
-        "gRPC call (grpc.aio, the direct client's CPU per call)":
-            run["direct"]["loadgen_cpu_us_per_req"],
-        "request codec (1x784)": codec["request: mnist 1x784 instances"]["gateway"]["best_ms"] * 1e3,
-        "response codec (1x10 float32)": codec.get("response: 1x10 float32 float_val", {})
-            .get("gateway", {}).get("best_ms", float("nan")) * 1e3,
+        "gRPC call (grpc.aio, the direct client's CPU per call)": run["direct"][
+            "loadgen_cpu_us_per_req"
+        ],
+        "request codec (1x784)": _best(results, "request: mnist 1x784 instances", "gateway") * 1e3,
+        "response codec (1x10 float32)": small.get("best_ms", float("nan")) * 1e3,
     }
     parts["rest (handlers, signatures, metrics, copies)"] = parts["total"] - sum(
         v for k, v in parts.items() if k != "total"

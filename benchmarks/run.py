@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -76,9 +77,17 @@ def end_to_end(quick: bool, tmp: Path, log: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="under a minute; no ModelServer")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (default %(default)s)")
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="JSON results (default %(default)s)"
+    )
     args = p.parse_args(argv)
     started = time.perf_counter()
+    if os.getloadavg()[0] > 0.5:
+        print(
+            f"note: load average {os.getloadavg()[0]:.2f} before the run; something else "
+            "is using the CPUs and the numbers will be noisy",
+            file=sys.stderr,
+        )
     results: dict[str, Any] = {"machine": machine.info(), "quick": args.quick}
     print("codec micro-benchmarks ...", file=sys.stderr, flush=True)
     results["codec"] = codec(args.quick)
@@ -89,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = report.targets(results)
     results["cpu_budget"] = report.cpu_budget(results)
     results["elapsed_s"] = time.perf_counter() - started
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
     print(report.render(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
