@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -116,16 +117,32 @@ class _Digits:
         self.n, self.e, self.precision = n, e, precision
 
 
+_POW_OFFSET = 400
+with np.errstate(over="ignore"):
+    _POW10 = {
+        np.dtype(np.float64): np.power(
+            10.0, np.arange(-_POW_OFFSET, _POW_OFFSET, dtype=np.float64)
+        ),
+        np.dtype(np.longdouble): np.power(
+            np.longdouble(10), np.arange(-_POW_OFFSET, _POW_OFFSET).astype(np.longdouble)
+        ),
+    }
+
+
+def _pow10(k: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    return _POW10[dtype][k + _POW_OFFSET]  # type: ignore[no-any-return]
+
+
 def _round_scaled(work: np.ndarray, e: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
     """work * 10**(digits-1-e) in the dtype of ``work``, and its fraction's distance to .5."""
-    scale = np.power(work.dtype.type(10), (digits - 1 - e).astype(work.dtype))
-    y = work * scale
+    y = work * _pow10(digits - 1 - e, work.dtype)
     return y, np.abs(y - np.floor(y) - work.dtype.type(0.5))
 
 
 def _decimal_exponent(work: np.ndarray, digits: int) -> np.ndarray:
     e = np.floor(np.log10(work.astype(np.float64))).astype(np.int64)
-    y, _ = _round_scaled(work, e, digits)
+    y = work * _pow10(digits - 1 - e, work.dtype)
+    # log10 can be one off next to powers of ten.
     e += (y >= 10.0**digits).astype(np.int64) - (y < 10.0 ** (digits - 1)).astype(np.int64)
     return e
 
@@ -135,11 +152,11 @@ def _digits_f32(flat: np.ndarray, absval: np.ndarray) -> _Parts:
     work = np.where(normal, absval, 1.0)
     e = _decimal_exponent(work, 9)
     y9, tie9 = _round_scaled(work, e, 9)
-    y6, _ = _round_scaled(work, e, 6)
+    y6 = y9 * 1e-3  # one more rounding (< 1e-10 here), well inside the margins
     # 6-digit round trip: |D6 - x| against half the gap to the neighbouring float32,
     # in the units of y6 (below a power of two the gap is half as wide).
     mag = np.abs(flat.astype(np.float32))
-    scale = np.power(10.0, (5 - e).astype(np.float64)) / 2
+    scale = _pow10(5 - e, np.dtype(np.float64)) / 2
     below, above = _gaps(mag, _is_pow2(mag.view(np.uint32), 23))
     return _choose(y6, y9, e, below * scale, above * scale, tie9, normal, 9)
 
@@ -153,7 +170,7 @@ def _digits_f64(absval: np.ndarray) -> _Parts:
     e = _decimal_exponent(work, 17)
     y17, tie17 = _round_scaled(work, e, 17)
     y6, _ = _round_scaled(work, e, 6)
-    scale = np.power(np.longdouble(10), (5 - e).astype(np.longdouble)) / 2
+    scale = _pow10(5 - e, np.dtype(np.longdouble)) / 2
     below, above = _gaps(absval, _is_pow2(absval.view(np.uint64), 52))
     return _choose(y6, y17, e, below * scale, above * scale, tie17, normal, 17)
 
@@ -205,27 +222,34 @@ def _choose(
 # ---------------------------------------------------------------------------
 # Text assembly.
 
-_T3 = np.array([list(b"%03d" % i) for i in range(1000)], dtype=np.uint8)
+# Digit tables, transposed: row k holds the k-th character of every 3-digit chunk.
+_T3 = np.ascontiguousarray(np.array([list(b"%03d" % i) for i in range(1000)], np.uint8).T)
 _TZ3 = np.array([3] + [len(b"%03d" % i) - len((b"%03d" % i).rstrip(b"0")) for i in range(1, 1000)])
-_NAN = np.frombuffer(b"NaN", np.uint8)
-_INF = np.frombuffer(b"Infinity", np.uint8)
+_NAN = np.frombuffer(b"NaN", np.uint8)[:, None]
+_INF = np.frombuffer(b"Infinity", np.uint8)[:, None]
 
 
 def _digit_chars(n: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """ASCII digit matrix (count, p) and the number of significant digits (>= 1)."""
+    """ASCII digits, one row per digit position (p, count), and significant digits (>= 1)."""
+    # uint32 division is much cheaper; 9-digit significands fit.
+    rest = n.astype(np.uint32) if p <= 9 else n
+    thousand = rest.dtype.type(1000)
     chunks = []
-    rest = n
     for _ in range((p + 2) // 3):
-        rest, low = np.divmod(rest, np.uint64(1000))
-        chunks.append(low.astype(np.intp))
+        rest, low = np.divmod(rest, thousand)
+        chunks.append(low)
     chunks.reverse()
-    digits = _T3[np.stack(chunks, axis=1)].reshape(len(n), -1)[:, -p:]
-    tz = np.zeros(len(n), np.int64)
-    all_zero = np.ones(len(n), bool)
-    for chunk in reversed(chunks):
-        tz += np.where(all_zero, _TZ3[chunk], 0)
+    digits = np.concatenate([np.take(_T3, chunk, axis=1) for chunk in chunks])
+    return digits[-p:], np.maximum(p - _trailing_zeros(chunks), 1)
+
+
+def _trailing_zeros(chunks: list[np.ndarray]) -> np.ndarray:
+    tz = np.take(_TZ3, chunks[-1])
+    all_zero = chunks[-1] == 0
+    for chunk in chunks[-2::-1]:
+        tz += np.take(_TZ3, chunk) * all_zero
         all_zero &= chunk == 0
-    return digits, np.maximum(p - tz, 1)
+    return tz  # type: ignore[no-any-return]
 
 
 class _Layout:
@@ -243,68 +267,88 @@ class _Layout:
         self.width = self.sep + 1
 
 
+_U8 = np.uint8
+
+
+def _chars(mask: np.ndarray, char: str) -> np.ndarray:
+    """uint8 column: the character where mask holds, NUL elsewhere."""
+    return mask.view(np.uint8) * _U8(ord(char))  # type: ignore[no-any-return]
+
+
 def _text_matrix(flat: np.ndarray, f32: bool, bracket_rank: int) -> tuple[np.ndarray, _Layout]:
+    """The text cells, built transposed: row c holds column c of every value's text."""
     with np.errstate(all="ignore"):  # NaN/Inf lanes compute garbage that is masked out
         d = _Digits(flat, f32)
     p = d.p
     lay = _Layout(bracket_rank, p)
-    count = len(flat)
-    m = np.zeros((count, lay.width), np.uint8)
+    t = np.zeros((lay.width, len(flat)), np.uint8)
     special = d.nan | d.inf
+    any_special = bool(special.any())
     e = d.e
-    sci = ~special & ((e < -4) | (e >= d.precision))
-    fixed_pos = ~special & ~sci & (e >= 0)
-    fixed_neg = ~special & ~sci & (e < 0)
+    sci = (e < -4) | (e >= d.precision)
+    fixed_pos = ~sci & (e >= 0)
+    fixed_neg = ~sci & (e < 0)
+    if any_special:
+        sci &= ~special
+        fixed_pos &= ~special
+        fixed_neg &= ~special
     digits, nd = _digit_chars(d.n, p)
-    j = np.arange(p)
+    j = np.arange(p)[:, None]
     intlen = e + 1
-    keep = (j < nd[:, None]) | (fixed_pos[:, None] & (j < intlen[:, None]))
-    digits = np.where(keep & ~special[:, None], digits, 0).astype(np.uint8)
-    digits[d.nan, :3] = _NAN
-    digits[d.inf, :8] = _INF
-    m[:, lay.digits : lay.digits + 2 * p : 2] = digits
+    digits *= j < np.where(fixed_pos, np.maximum(nd, intlen), nd)
+    if any_special:
+        digits[:, special] = 0
+        digits[:3, d.nan] = _NAN
+        digits[:8, d.inf] = _INF
+    t[lay.digits : lay.digits + 2 * p : 2] = digits
     dot_at = np.where(fixed_pos, intlen, np.where(sci & (nd > 1), 1, -1))
-    m[:, lay.digits + 1 : lay.digits + 2 * p + 1 : 2] = np.where(
-        j + 1 == dot_at[:, None], ord("."), 0
-    )
-    m[:, lay.sign] = np.where(d.neg & ~d.nan, ord("-"), 0)
-    m[:, lay.frac_zero] = np.where(fixed_pos & (nd <= intlen), ord("0"), 0)
-    _fill_small(m, lay, fixed_neg, e)
-    _fill_exponent(m, lay, sci, e)
-    return m, lay
+    t[lay.digits + 1 : lay.digits + 2 * p + 1 : 2] = _chars(j + 1 == dot_at, ".")
+    t[lay.sign] = _chars(d.neg & ~d.nan if any_special else d.neg, "-")
+    t[lay.frac_zero] = _chars(fixed_pos & (nd <= intlen), "0")
+    if fixed_neg.any():
+        _fill_small(t, lay, fixed_neg, e)
+    if sci.any():
+        _fill_exponent(t, lay, sci, e)
+    return t, lay
 
 
-def _fill_small(m: np.ndarray, lay: _Layout, fixed_neg: np.ndarray, e: np.ndarray) -> None:
-    m[:, lay.lead] = np.where(fixed_neg, ord("0"), 0)
-    m[:, lay.lead + 1] = np.where(fixed_neg, ord("."), 0)
+def _fill_small(t: np.ndarray, lay: _Layout, fixed_neg: np.ndarray, e: np.ndarray) -> None:
+    t[lay.lead] = _chars(fixed_neg, "0")
+    t[lay.lead + 1] = _chars(fixed_neg, ".")
     for z in range(3):
-        m[:, lay.lead + 2 + z] = np.where(fixed_neg & (z < -e - 1), ord("0"), 0)
+        t[lay.lead + 2 + z] = _chars(fixed_neg & (z < -e - 1), "0")
 
 
-def _fill_exponent(m: np.ndarray, lay: _Layout, sci: np.ndarray, e: np.ndarray) -> None:
+def _fill_exponent(t: np.ndarray, lay: _Layout, sci: np.ndarray, e: np.ndarray) -> None:
     ae = np.abs(e)
-    m[:, lay.exp] = np.where(sci, ord("e"), 0)
-    m[:, lay.exp + 1] = np.where(sci, np.where(e < 0, ord("-"), ord("+")), 0)
-    m[:, lay.exp + 2] = np.where(sci & (ae >= 100), ae // 100 + 48, 0)
-    m[:, lay.exp + 3] = np.where(sci, (ae // 10) % 10 + 48, 0)
-    m[:, lay.exp + 4] = np.where(sci, ae % 10 + 48, 0)
+    t[lay.exp] = _chars(sci, "e")
+    t[lay.exp + 1] = np.where(sci, np.where(e < 0, ord("-"), ord("+")), 0)
+    t[lay.exp + 2] = np.where(sci & (ae >= 100), ae // 100 + 48, 0)
+    t[lay.exp + 3] = np.where(sci, (ae // 10) % 10 + 48, 0)
+    t[lay.exp + 4] = np.where(sci, ae % 10 + 48, 0)
 
 
-def _fill_structure(m: np.ndarray, lay: _Layout, shape: tuple[int, ...], items: bool) -> None:
-    """Brackets and separators: shape is the bracketed shape (without the batch in items mode)."""
-    count = m.shape[0]
-    per_item = math.prod(shape)
-    local = np.arange(count) % per_item
+def _fill_structure(t: np.ndarray, lay: _Layout, shape: tuple[int, ...], items: bool) -> None:
+    """Brackets and separators: shape is the bracketed shape (without the batch in items mode).
+
+    Value i opens a bracket for each trailing block of the shape it starts and closes
+    one for each it ends; every block length divides the item length, so strided
+    views of each row mark them without index arithmetic.
+    """
     stride = 1
-    for t in range(1, len(shape) + 1):
-        stride *= shape[-t]
-        m[:, lay.rank - t] = np.where(local % stride == 0, ord("["), 0)
-        m[:, lay.close + t - 1] = np.where((local + 1) % stride == 0, ord("]"), 0)
+    for depth in range(1, len(shape) + 1):
+        stride *= shape[-depth]
+        t[lay.rank - depth].reshape(-1, stride)[:, 0] = ord("[")
+        t[lay.close + depth - 1].reshape(-1, stride)[:, -1] = ord("]")
+    t[lay.sep] = ord(",")
     if items:
-        m[:, lay.sep] = np.where((local + 1) % per_item == 0, ITEM_SEPARATOR[0], ord(","))
+        t[lay.sep].reshape(-1, math.prod(shape))[:, -1] = ITEM_SEPARATOR[0]
     else:
-        m[:, lay.sep] = ord(",")
-        m[-1, lay.sep] = 0
+        t[lay.sep, -1] = 0
+
+
+def _text(t: np.ndarray) -> bytes:
+    return t.T.tobytes().translate(None, b"\0")
 
 
 def nested_float_json(arr: np.ndarray) -> bytes:
@@ -312,7 +356,7 @@ def nested_float_json(arr: np.ndarray) -> bytes:
     flat = np.ascontiguousarray(arr).reshape(-1)
     m, lay = _text_matrix(flat, arr.dtype == np.float32, arr.ndim)
     _fill_structure(m, lay, arr.shape, items=False)
-    return m.tobytes().translate(None, b"\0")
+    return _text(m)
 
 
 def nested_float_items(arr: np.ndarray) -> list[bytes]:
@@ -320,4 +364,4 @@ def nested_float_items(arr: np.ndarray) -> list[bytes]:
     flat = np.ascontiguousarray(arr).reshape(-1)
     m, lay = _text_matrix(flat, arr.dtype == np.float32, arr.ndim - 1)
     _fill_structure(m, lay, arr.shape[1:], items=True)
-    return m.tobytes().translate(None, b"\0").split(ITEM_SEPARATOR)[:-1]
+    return _text(m).split(ITEM_SEPARATOR)[:-1]
