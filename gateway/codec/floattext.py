@@ -249,7 +249,7 @@ def _trailing_zeros(chunks: list[np.ndarray]) -> np.ndarray:
     for chunk in chunks[-2::-1]:
         tz += np.take(_TZ3, chunk) * all_zero
         all_zero &= chunk == 0
-    return tz  # type: ignore[no-any-return]
+    return tz
 
 
 class _Layout:
@@ -272,7 +272,7 @@ _U8 = np.uint8
 
 def _chars(mask: np.ndarray, char: str) -> np.ndarray:
     """uint8 column: the character where mask holds, NUL elsewhere."""
-    return mask.view(np.uint8) * _U8(ord(char))  # type: ignore[no-any-return]
+    return mask.view(np.uint8) * _U8(ord(char))
 
 
 def _text_matrix(flat: np.ndarray, f32: bool, bracket_rank: int) -> tuple[np.ndarray, _Layout]:
