@@ -31,8 +31,12 @@ class Load:
     warmup: int = 50
 
 
-def _run_generator(cmd: Sequence[str], watched: Sequence[int]) -> dict[str, Any]:
-    """Run a generator with the ready/go handshake; add CPU us/request of ``watched``."""
+def _run_generator(
+    cmd: Sequence[str], watched: Sequence[int], backend: int | None = None
+) -> dict[str, Any]:
+    """Run a generator with the ready/go handshake; add CPU us/request of ``watched``
+    (and of the ``backend`` process, when it is not the one watched)."""
+    others = [backend] if backend is not None else []
     gen = procs.python(*cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert gen.stdin is not None and gen.stdout is not None
     try:
@@ -41,22 +45,31 @@ def _run_generator(cmd: Sequence[str], watched: Sequence[int]) -> dict[str, Any]
             raise RuntimeError(f"load generator failed: {line!r}")
         before = procs.cpu_times(watched)
         own_before = procs.cpu_seconds([gen.pid])
+        backend_before = procs.cpu_seconds(others)
         gen.stdin.write(b"go\n")
         gen.stdin.flush()
         result: dict[str, Any] = orjson.loads(gen.stdout.readline())
         after = procs.cpu_times(watched)
         own_after = procs.cpu_seconds([gen.pid])
+        backend_after = procs.cpu_seconds(others)
     finally:
         procs.stop(gen)
     n = max(result["requests"], 1)
     result["server_cpu_us_per_req"] = (sum(after) - sum(before)) / n * 1e6
     result["server_sys_us_per_req"] = (after[1] - before[1]) / n * 1e6
     result["loadgen_cpu_us_per_req"] = (own_after - own_before) / n * 1e6
+    if others:
+        result["backend_cpu_us_per_req"] = (backend_after - backend_before) / n * 1e6
     return result
 
 
 def http_load(
-    port: int, path: str, body_file: Path | None, load: Load, watched: Sequence[int]
+    port: int,
+    path: str,
+    body_file: Path | None,
+    load: Load,
+    watched: Sequence[int],
+    backend: int | None = None,
 ) -> Any:
     """POST ``body_file`` to ``path`` (GET without a body file)."""
     body = [f"--body-file={body_file}"] if body_file else ["--method=GET"]
@@ -70,7 +83,7 @@ def http_load(
         f"--warmup={load.warmup}",
         f"--max-seconds={load.max_seconds}",
     ]
-    return _run_generator(cmd, watched)
+    return _run_generator(cmd, watched, backend)
 
 
 def grpc_load(target: str, model: str, alias: str, rows: int, load: Load, backend: int) -> Any:
@@ -122,7 +135,7 @@ def compare(
     with procs.running(gw):
         watched = procs.family(gw.pid)
         for load in loads:
-            via_gw = http_load(port, path, body, load, watched)
+            via_gw = http_load(port, path, body, load, watched, backend.pid)
             direct = grpc_load(backend.target, backend.model, backend.alias, 1, load, backend.pid)
             out["runs"].append(
                 {

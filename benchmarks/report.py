@@ -122,8 +122,9 @@ def _codec_table(codec: dict[str, Any]) -> list[str]:
 def _e2e_table(e2e: dict[str, Any]) -> list[str]:
     lines = [
         "| backend | c | workers | gateway req/s | p50 ms | p99 ms | gateway CPU us/req "
-        "| direct gRPC req/s | p50 ms | p99 ms | gateway / direct |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| direct gRPC req/s | p50 ms | p99 ms | gateway / direct "
+        "| backend CPU us/req gw / direct |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, block in e2e.items():
         for run in block.get("runs", []) if isinstance(block, dict) else []:
@@ -132,7 +133,9 @@ def _e2e_table(e2e: dict[str, Any]) -> list[str]:
                 f"| {key.split()[0]} | {run['concurrency']} | {run['workers']} "
                 f"| {gw['req_s']:.0f} | {gw['p50_ms']:.2f} | {gw['p99_ms']:.2f} "
                 f"| {gw['server_cpu_us_per_req']:.0f} | {d['req_s']:.0f} | {d['p50_ms']:.2f} "
-                f"| {d['p99_ms']:.2f} | {gw['req_s'] / d['req_s']:.2f}x |"
+                f"| {d['p99_ms']:.2f} | {gw['req_s'] / d['req_s']:.2f}x "
+                f"| {gw.get('backend_cpu_us_per_req', float('nan')):.0f} "
+                f"/ {d['server_cpu_us_per_req']:.0f} |"
             )
     return lines
 
