@@ -110,6 +110,9 @@ def run_worker(settings: Settings) -> None:
         keepalive_timeout=settings.keepalive_timeout_s,
         shutdown_timeout=settings.shutdown_timeout_s,
         handle_signals=False,  # the app drains on SIGTERM itself (see app.begin_drain)
+        # The app inflates gzip bodies itself, with a cap and TF Serving's
+        # "a body that fails to inflate is empty" rule (see app.read_body).
+        auto_decompress=False,
         print=None,
     )
 
