@@ -18,12 +18,13 @@ subnormals, go through the exact per-value path.
 from __future__ import annotations
 
 import math
+import struct
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-__all__ = ["float_text", "nested_float_items", "nested_float_json"]
+__all__ = ["SMALL", "float_text", "float_texts", "nested_float_items", "nested_float_json"]
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -48,6 +49,38 @@ def float_text(value: float, f32: bool) -> str:
     text = f"{value:.6g}"
     if not _round_trips(text, value, f32):
         text = f"{value:.9g}" if f32 else f"{value:.17g}"
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text
+
+
+# Below this many values, formatting each one beats the fixed cost of the
+# vectorised path (about a hundred small numpy calls).
+SMALL = 256
+_HALF_F32_ULP_BITS = 1 << 28  # low 29 bits of a double exactly halfway between two float32s
+_LOW29 = (1 << 29) - 1
+_PACK_D = struct.Struct("<d")
+_PACK_Q = struct.Struct("<Q")
+_PACK_F = struct.Struct("<f")
+
+
+def float_texts(values: np.ndarray, f32: bool) -> list[bytes]:
+    """TF Serving's text of each value, one at a time (for small arrays)."""
+    return [_quick_text(x, f32).encode() for x in values.tolist()]
+
+
+def _quick_text(x: float, f32: bool) -> str:
+    if x != x or x - x != 0 or (f32 and 0 < abs(x) < _F32_MIN_NORMAL):
+        return float_text(x, f32)  # NaN, +-Infinity, float32 subnormals
+    text = f"{x:.6g}"
+    back = float(text)
+    if f32:
+        bits = _PACK_Q.unpack(_PACK_D.pack(back))[0]
+        if bits & _LOW29 == _HALF_F32_ULP_BITS:
+            return float_text(x, f32)  # a float32 tie after rounding to double: decide exactly
+        back = _PACK_F.unpack(_PACK_F.pack(back))[0]
+    if back != x:
+        text = f"{x:.9g}" if f32 else f"{x:.17g}"
     if "." not in text and "e" not in text:
         text += ".0"
     return text

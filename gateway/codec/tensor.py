@@ -27,7 +27,13 @@ import numpy as np
 import orjson
 
 from gateway import protos
-from gateway.codec.floattext import float_text, nested_float_items, nested_float_json
+from gateway.codec.floattext import (
+    SMALL,
+    float_text,
+    float_texts,
+    nested_float_items,
+    nested_float_json,
+)
 from gateway.codec.jsonparse import echo
 from gateway.errors import Code, GatewayError, invalid_argument
 
@@ -149,6 +155,12 @@ def b64_decode(value: dict[str, Any]) -> bytes:
     """Strict standard base64 with optional padding; TF Serving rejects what absl rejects."""
     text = value["b64"]
     raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    if len(raw) % 4 == 0:
+        # Fast path: padded, strictly valid standard base64 (the common case).
+        try:
+            return binascii.a2b_base64(raw, strict_mode=True)
+        except binascii.Error:
+            pass
     if _B64.fullmatch(raw) is None or len(raw.rstrip(b"=")) % 4 == 1:
         raise invalid_argument("Unable to base64 decode")
     padded = raw.rstrip(b"=")
@@ -404,6 +416,8 @@ def tensor_json(arr: np.ndarray, dt: DType, as_b64: bool) -> bytes:
     if arr.size == 0:
         return orjson.dumps(_empty_lists(arr.shape))
     if dt.name in ("float", "double"):
+        if arr.size <= SMALL:
+            return _nest_texts(float_texts(arr.reshape(-1), arr.dtype == np.float32), arr.shape)
         return nested_float_json(arr)
     if dt.name == "string":
         return _nest_texts(_string_texts(arr.reshape(-1), as_b64), arr.shape)
@@ -416,10 +430,14 @@ def tensor_items_json(arr: np.ndarray, dt: DType, as_b64: bool) -> list[bytes]:
     """One JSON text per batch item (axis 0) of a tensor of rank >= 1."""
     if arr.size == 0:
         return [orjson.dumps(_empty_lists(arr.shape[1:]))] * arr.shape[0]
-    if dt.name in ("float", "double"):
+    if dt.name in ("float", "double") and arr.size > SMALL:
         return nested_float_items(arr)
-    if dt.name == "string":
-        texts = _string_texts(arr.reshape(-1), as_b64)
+    if dt.name in ("float", "double", "string"):
+        flat = arr.reshape(-1)
+        is_float = dt.name != "string"
+        texts = (
+            float_texts(flat, arr.dtype == np.float32) if is_float else _string_texts(flat, as_b64)
+        )
         per = len(texts) // arr.shape[0]
         return [
             _nest_texts(texts[i * per : (i + 1) * per], arr.shape[1:]) for i in range(arr.shape[0])

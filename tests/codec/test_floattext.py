@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from gateway.codec.floattext import float_text, nested_float_items, nested_float_json
+from gateway.codec.floattext import float_text, float_texts, nested_float_items, nested_float_json
 
 
 def _strtof_equal(text: str, x: np.float32) -> bool:
@@ -132,3 +132,22 @@ def test_nesting(shape: tuple[int, ...]) -> None:
     assert nested_float_json(arr) == _ref_json(arr)
     if shape:
         assert nested_float_items(arr) == [_ref_json(a) for a in arr]
+
+
+@pytest.mark.parametrize("sample", range(5))
+def test_per_value_path_matches_reference_float32(sample: int) -> None:
+    # The small-array path formats values one by one; it must agree exactly.
+    arr = _float32_samples()[sample].reshape(-1)
+    assert float_texts(arr, f32=True) == [reference(float(v), True).encode() for v in arr]
+
+
+@pytest.mark.parametrize("sample", range(5))
+def test_per_value_path_matches_reference_float64(sample: int) -> None:
+    arr = _float64_samples()[sample].reshape(-1)
+    assert float_texts(arr, f32=False) == [reference(float(v), False).encode() for v in arr]
+
+
+def test_per_value_path_decides_float32_ties_exactly() -> None:
+    # 16777217 is halfway between the float32s 16777216 and 16777218.
+    ties = np.array([16777216.0, 16777218.0, 3.0e10, 1.0e10, 33554436.0], dtype=np.float32)
+    assert float_texts(ties, f32=True) == [reference(float(v), True).encode() for v in ties]
