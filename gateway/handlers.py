@@ -65,6 +65,8 @@ def encode_predict_request(target: Target, signature_name: str, inputs: Mapping[
 
     Field 2 (``inputs``) is a map: each entry is a length-delimited message with
     the key as field 1 and the TensorProto as field 2, appended after the spec.
+    Everything is joined once, so a large tensor is copied once after its own
+    serialization.
     """
     head = protos.PredictRequest()
     fill_model_spec(head.model_spec, target, signature_name)
@@ -72,9 +74,18 @@ def encode_predict_request(target: Target, signature_name: str, inputs: Mapping[
     for alias, tensor in inputs.items():
         key = alias.encode()
         value = tensor.SerializeToString()
-        entry = b"".join((b"\x0a", _varint(len(key)), key, b"\x12", _varint(len(value)), value))
-        parts.extend((b"\x12", _varint(len(entry)), entry))
+        key_field = b"\x0a" + _varint(len(key)) + key
+        value_head = b"\x12" + _varint(len(value))
+        entry_size = len(key_field) + len(value_head) + len(value)
+        parts.extend((b"\x12", _varint(entry_size), key_field, value_head, value))
     return b"".join(parts)
+
+
+def build_predict_request(target: Target, parsed: Any, sigs: ModelSignatures) -> tuple[bytes, bool]:
+    """Convert a parsed predict body with a signature's dtypes; (request bytes, columnar)."""
+    dtypes = sigs.input_dtypes(parsed.signature_name)
+    inputs, columnar = predict_codec.predict_inputs_from_json(parsed, dtypes)
+    return encode_predict_request(target, parsed.signature_name, inputs), columnar
 
 
 def _varint(value: int) -> bytes:
@@ -161,33 +172,41 @@ class Handlers:
         with call.phase("decode"):
             parsed = predict_codec.predict_body_from_json(body)
         key = spec_key(target)
-        with call.phase("backend"):
-            sigs = await backend.signatures.get(key)
+        sigs = backend.signatures.peek(key)
+        if sigs is None:
+            with call.phase("backend"):
+                sigs = await backend.signatures.get(key)
         try:
-            return await self._predict_with(backend, kw, target, parsed, sigs, call)
+            with call.phase("decode"):
+                request, columnar = build_predict_request(target, parsed, sigs)
+            # The parsed JSON can be several times the body: it is not held across
+            # the call; the rare stale-signature retry parses the body again.
+            del parsed
+            return await self._call_predict(backend, kw, target, request, columnar, sigs, call)
         except GatewayError as exc:
             if exc.code not in _STALE_SUSPECTS or backend.signatures.is_fresh(sigs):
                 raise
             with call.phase("backend"):
                 fresh = await backend.signatures.get(key, refresh=True)
-            name = parsed.signature_name or DEFAULT_SIGNATURE
-            if fresh.inputs.get(name) == sigs.inputs.get(name):
-                raise
-            return await self._predict_with(backend, kw, target, parsed, fresh, call)
+            with call.phase("decode"):
+                parsed = predict_codec.predict_body_from_json(body)
+                name = parsed.signature_name or DEFAULT_SIGNATURE
+                if fresh.inputs.get(name) == sigs.inputs.get(name):
+                    raise
+                request, columnar = build_predict_request(target, parsed, fresh)
+            del parsed
+            return await self._call_predict(backend, kw, target, request, columnar, fresh, call)
 
-    async def _predict_with(
+    async def _call_predict(
         self,
         backend: BackendState,
         kw: dict[str, Any],
         target: Target,
-        parsed: Any,
+        request: bytes,
+        columnar: bool,
         sigs: ModelSignatures,
         call: Call,
     ) -> bytes:
-        with call.phase("decode"):
-            dtypes = sigs.input_dtypes(parsed.signature_name)
-            inputs, columnar = predict_codec.predict_inputs_from_json(parsed, dtypes)
-            request = encode_predict_request(target, parsed.signature_name, inputs)
         with call.phase("backend"):
             response = await backend.client.predict(request, **kw)
         if target.version is None and response.model_spec.version.value != sigs.version:

@@ -82,6 +82,13 @@ class SignatureCache:
             self._pending[key] = pending
         return await asyncio.shield(pending)
 
+    def peek(self, key: SpecKey) -> ModelSignatures | None:
+        """The cached entry when it is still within its TTL (no await, no fetch)."""
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() - entry.fetched_at < self._ttl_s:
+            return entry
+        return None
+
     def is_fresh(self, entry: ModelSignatures, within_s: float = 0.5) -> bool:
         """Whether an entry was fetched just now (so refetching would not help)."""
         return self._clock() - entry.fetched_at < within_s
