@@ -22,6 +22,7 @@ from gateway import metrics, urls
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.handlers import Call, Handlers
+from gateway.security import Authenticator, Cors, Unauthenticated
 
 log = logging.getLogger("tfs_gateway")
 access_log = logging.getLogger("tfs_gateway.access")
@@ -29,6 +30,8 @@ access_log = logging.getLogger("tfs_gateway.access")
 SETTINGS = web.AppKey("settings", Settings)
 HANDLERS = web.AppKey("handlers", Handlers)
 STATE = web.AppKey("state", dict[str, Any])
+AUTH = web.AppKey("auth", Authenticator)
+CORS = web.AppKey("cors", Cors)
 
 JSON = "application/json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -60,6 +63,11 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
     """Render every failure as ``{"error": message}`` with TF Serving's status table."""
     try:
         return await handler(request)
+    except Unauthenticated as exc:
+        response = error_response(exc.http_status, exc.message)
+        for challenge in exc.challenges:
+            response.headers.add("WWW-Authenticate", challenge)
+        return response
     except GatewayError as exc:
         if exc.from_backend:
             metrics.BACKEND_ERRORS.labels(request.get("backend", ""), exc.code.name).inc()
@@ -77,22 +85,30 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Admission (in-flight cap), errors, metrics and the access log, in one place."""
+    """Admission (in-flight cap), errors, CORS headers, metrics and the access log, in one place."""
     settings, state = request.app[SETTINGS], request.app[STATE]
     if state["in_flight"] >= settings.max_in_flight and request.path not in (HEALTHZ, READYZ):
         metrics.REJECTED.labels("overload").inc()
         busy = error_response(503, "The gateway is overloaded; retry later")
         busy.headers["Retry-After"] = "1"
-        return busy
+        return with_cors(request, busy)
     state["in_flight"] += 1
     metrics.IN_FLIGHT.inc()
     start = time.perf_counter()
     try:
-        response = await render_errors(request, handler)
+        response = with_cors(request, await render_errors(request, handler))
     finally:
         state["in_flight"] -= 1
         metrics.IN_FLIGHT.dec()
     observe(request, response, time.perf_counter() - start, settings)
+    return response
+
+
+def with_cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Every answer to an allowed Origin carries the CORS headers, errors included."""
+    cors = request.app[CORS]
+    if cors.enabled:
+        response.headers.update(cors.headers_for(request.headers.get("Origin")) or {})
     return response
 
 
@@ -133,6 +149,7 @@ def access_line(
     record = {
         "ts": round(time.time(), 3),
         "id": request.get("request_id"),
+        "principal": request.get("principal"),
         "method": request.method,
         "path": request.path,
         "model": target.model if target else None,
@@ -180,6 +197,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if method == "OPTIONS":
         return preflight(request)
     settings = request.app[SETTINGS]
+    principal = authenticate(request)
     if urls.is_tfs_path(raw):
         if method == "GET" and request.path.lower() == "/v1/models" and not request.query_string:
             return await list_models(request)
@@ -189,6 +207,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     else:
         return await operations(request)
     request["target"] = target
+    if principal is not None:
+        request.app[AUTH].authorize(principal, target)
     body = await read_body(request, settings) if method == "POST" else b""
     request_id = request["request_id"] = request_id_of(request)
     call = request["call"] = Call(request_id=request_id)
@@ -201,6 +221,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if len(result) >= settings.gzip_min_bytes:
         response.enable_compression(strategy=zlib.Z_DEFAULT_STRATEGY)
     return response
+
+
+def authenticate(request: web.Request) -> str | None:
+    """The caller's principal, before the URL is looked at (a stranger learns nothing
+    from 400 vs 404); None when auth is off or the path is configured open."""
+    auth = request.app[AUTH]
+    if not auth.enabled or request.path in auth.open_paths:
+        return None
+    principal = request["principal"] = auth.authenticate(request.headers)
+    return principal
 
 
 def request_id_of(request: web.Request) -> str:
@@ -245,10 +275,16 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 def preflight(request: web.Request) -> web.Response:
-    """CORS preflight as TF Serving answers it: 200 with an http(s) Origin, else 400; no body."""
-    origin = request.headers.get("Origin", "")
-    ok = "http://" in origin or "https://" in origin
-    return web.Response(status=200 if ok else 400)
+    """CORS preflight (no credentials needed: browsers send none).
+
+    Without ``cors_origins``, as TF Serving answers it: 200 with an http(s)
+    Origin, else 400, no body (spec section 1). With it, an allowed origin
+    gets the Access-Control-* headers, another one 403.
+    """
+    status, headers = request.app[CORS].preflight(request.headers.get("Origin", ""))
+    if status == 403:
+        return error_response(403, "CORS origin not allowed")
+    return web.Response(status=status, headers=headers)
 
 
 def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -292,6 +328,8 @@ def _graceful_exit() -> None:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge])
     app[SETTINGS] = settings
+    app[AUTH] = Authenticator(settings)
+    app[CORS] = Cors(settings)
     app[STATE] = {
         "in_flight": 0,
         "draining": False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -27,6 +28,34 @@ _TRANSPORT_HINTS = ("failed to connect", "connection", "socket", "ipv4:", "ipv6:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelTLS:
+    """TLS to a backend: CA bundle (None: system roots), client pair for mTLS, name override."""
+
+    root_certificates: bytes | None = None
+    certificate_chain: bytes | None = None
+    private_key: bytes | None = None
+    server_name: str | None = None
+
+    @classmethod
+    def from_files(
+        cls,
+        ca_file: str | None,
+        cert_file: str | None,
+        key_file: str | None,
+        server_name: str | None,
+    ) -> ChannelTLS:
+        def read(path: str | None) -> bytes | None:
+            return None if path is None else Path(path).read_bytes()
+
+        return cls(read(ca_file), read(cert_file), read(key_file), server_name)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            self.root_certificates, self.private_key, self.certificate_chain
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ClientOptions:
     """Channel and call settings for one backend."""
 
@@ -38,6 +67,7 @@ class ClientOptions:
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
     max_reconnect_backoff_s: float = 2.0
+    tls: ChannelTLS | None = None
 
 
 def service_config(options: ClientOptions) -> str:
@@ -58,7 +88,10 @@ def service_config(options: ClientOptions) -> str:
 
 
 def channel_options(options: ClientOptions) -> list[tuple[str, Any]]:
+    name_override = options.tls.server_name if options.tls is not None else None
+    tls = [] if name_override is None else [("grpc.ssl_target_name_override", name_override)]
     return [
+        *tls,
         ("grpc.max_send_message_length", options.max_message_bytes),
         ("grpc.max_receive_message_length", options.max_message_bytes),
         ("grpc.keepalive_time_ms", int(options.keepalive_time_s * 1000)),
@@ -72,6 +105,13 @@ def channel_options(options: ClientOptions) -> list[tuple[str, Any]]:
     ]
 
 
+def open_channel(target: str, options: ClientOptions) -> grpc.aio.Channel:
+    if options.tls is None:
+        return grpc.aio.insecure_channel(target, options=channel_options(options))
+    credentials = options.tls.credentials()
+    return grpc.aio.secure_channel(target, credentials, options=channel_options(options))
+
+
 def _identity(data: bytes) -> bytes:
     return data
 
@@ -82,7 +122,7 @@ class ModelServerClient:
     def __init__(self, target: str, options: ClientOptions | None = None) -> None:
         self.target = target
         self.options = options or ClientOptions()
-        self._channel = grpc.aio.insecure_channel(target, options=channel_options(self.options))
+        self._channel = open_channel(target, self.options)
         self._predict = self._method(protos.PREDICTION_SERVICE, "Predict", protos.PredictResponse)
         self._classify = self._method(
             protos.PREDICTION_SERVICE, "Classify", protos.ClassificationResponse

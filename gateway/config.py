@@ -9,6 +9,7 @@ three spellings and the README's config table. Bad configuration raises
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -68,7 +69,64 @@ KNOBS: tuple[Knob, ...] = (
     Knob("signature_ttl_s", float, "how long learned signatures are trusted"),
     Knob("access_log", bool, "one JSON line per request on stdout"),
     Knob("log_level", str, "logging level"),
+    Knob("tls_cert_file", str, "PEM certificate chain: serve HTTPS (with tls_key_file)"),
+    Knob("tls_key_file", str, "PEM private key of tls_cert_file"),
+    Knob("tls_client_ca_file", str, "PEM CA bundle: verify client certificates against it"),
+    Knob(
+        "tls_client_auth", str, "with tls_client_ca_file: client certificates required or optional"
+    ),
+    Knob("model_server_tls", bool, "TLS to the default backend (implied by its tls files)"),
+    Knob("model_server_tls_ca_file", str, "PEM CA bundle for the default backend (else system)"),
+    Knob("model_server_tls_cert_file", str, "PEM client certificate: mTLS to the default backend"),
+    Knob("model_server_tls_key_file", str, "PEM key of model_server_tls_cert_file"),
+    Knob("model_server_tls_server_name", str, "name the default backend's certificate must carry"),
+    Knob("cors_origins", str, "CORS: comma-separated allowed origins or *; none: TF Serving's"),
+    Knob("cors_methods", str, "CORS: methods a browser may use"),
+    Knob("cors_headers", str, "CORS: request headers a browser may send"),
+    Knob("cors_max_age_s", int, "CORS: seconds a browser may cache a preflight answer"),
 )
+
+OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")
+DEFAULT_REALM = "tfs-gateway"
+CLIENT_AUTH_MODES = ("required", "optional")
+
+
+def secret_digest(secret: bytes) -> bytes:
+    """What the gateway keeps of a secret: SHA-256, compared in constant time."""
+    return hashlib.sha256(secret).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class BackendTLS:
+    """TLS to one backend: CA bundle (None: system roots), client pair, name override."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Who may call: API keys and Basic users (digests only, never the secrets).
+
+    ``allow`` is the principals allowed where a model or deployment names none
+    (None: every principal). ``open_paths`` need no credentials.
+    """
+
+    realm: str = DEFAULT_REALM
+    open_paths: frozenset[str] = frozenset(OPERATIONS_PATHS)
+    allow: frozenset[str] | None = None
+    key_digests: Mapping[bytes, str] = field(default_factory=dict, repr=False)
+    user_digests: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.key_digests or self.user_digests)
+
+    @property
+    def principals(self) -> frozenset[str]:
+        return frozenset(self.key_digests.values()) | frozenset(self.user_digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,25 +137,28 @@ class Backend:
     target: str
     timeout_s: float | None = None
     max_attempts: int | None = None
+    tls: BackendTLS | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRoute:
-    """Which backend serves a model, and its deadlines (per verb if given)."""
+    """Which backend serves a model, its deadlines (per verb if given), who may call it."""
 
     name: str
     backend: str = DEFAULT_BACKEND
     timeout_s: float | None = None
     verb_timeouts: Mapping[str, float] = field(default_factory=dict)
+    auth: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """A Paperspace deployment id and the model (and backend) it stands for."""
+    """A Paperspace deployment id, the model (and backend) it stands for, who may call it."""
 
     id: str
     model: str
     backend: str | None = None
+    auth: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +197,43 @@ class Settings:
     signature_ttl_s: float = 30.0
     access_log: bool = True
     log_level: str = "INFO"
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    tls_client_auth: str = "required"
+    model_server_tls: bool = False
+    model_server_tls_ca_file: str | None = None
+    model_server_tls_cert_file: str | None = None
+    model_server_tls_key_file: str | None = None
+    model_server_tls_server_name: str | None = None
+    cors_origins: str | None = None  # None: TF Serving's own preflight answers (spec 1)
+    cors_methods: str = "POST, GET"  # what TF Serving's CORS support allows
+    cors_headers: str = "Content-Type, Authorization, X-API-Key, X-Request-ID"
+    cors_max_age_s: int = 600
     backends: Mapping[str, Backend] = field(default_factory=dict)
     models: Mapping[str, ModelRoute] = field(default_factory=dict)
     deployments: Mapping[str, Deployment] = field(default_factory=dict)
     embedded: EmbeddedModelServer = field(default_factory=EmbeddedModelServer)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def all_backends(self) -> dict[str, Backend]:
         """Configured backends, with the default one built from model_server."""
         out = dict(self.backends)
         if self.model_server is not None:
-            out[DEFAULT_BACKEND] = replace(
-                out.get(DEFAULT_BACKEND, Backend(DEFAULT_BACKEND, self.model_server)),
-                target=self.model_server,
-            )
+            base = out.get(DEFAULT_BACKEND, Backend(DEFAULT_BACKEND, self.model_server))
+            tls = self.default_backend_tls() or base.tls
+            out[DEFAULT_BACKEND] = replace(base, target=self.model_server, tls=tls)
         return out
+
+    def default_backend_tls(self) -> BackendTLS | None:
+        """TLS to the default backend from the model_server_tls* knobs, if any is set."""
+        tls = BackendTLS(
+            self.model_server_tls_ca_file,
+            self.model_server_tls_cert_file,
+            self.model_server_tls_key_file,
+            self.model_server_tls_server_name,
+        )
+        return tls if self.model_server_tls or tls != BackendTLS() else None
 
     def backend_for(self, model: str, deployment: str | None = None) -> str:
         if deployment is not None:
@@ -196,7 +280,7 @@ def _coerce(knob: Knob, value: Any, where: str) -> Any:
 
 
 _KNOBS_BY_NAME = {knob.name: knob for knob in KNOBS}
-_SECTIONS = {"server", "backends", "models", "deployments"}
+_SECTIONS = {"server", "backends", "models", "deployments", "auth"}
 
 
 def scalars_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -242,11 +326,31 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+_BACKEND_TLS_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name")
+
+
+def _optional_str(spec: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{where}.{key}: expected a non-empty string")
+    return value
+
+
+def backend_tls_from_toml(spec: Mapping[str, Any], where: str) -> BackendTLS | None:
+    """``tls = true`` and/or any ``tls_*`` key turns TLS on for that backend."""
+    tls = BackendTLS(*(_optional_str(spec, key, where) for key in _BACKEND_TLS_KEYS))
+    enabled = spec.get("tls", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where}.tls: expected true or false")
+    return tls if enabled or tls != BackendTLS() else None
+
+
 def backends_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, Backend]:
     out = {}
+    allowed = {"target", "timeout_s", "max_attempts", "tls", *_BACKEND_TLS_KEYS}
     for name, entry in _table(doc, "backends", source).items():
         where = f"{source}: backends.{name}"
-        spec = _fields_of(entry, {"target", "timeout_s", "max_attempts"}, where)
+        spec = _fields_of(entry, allowed, where)
         target = spec.get("target")
         if not isinstance(target, str) or not target:
             raise ConfigError(f"{where}: 'target' (a gRPC target string) is required")
@@ -259,15 +363,25 @@ def backends_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, Backend
             target,
             None if timeout is None else _number(timeout, f"{where}.timeout_s"),
             attempts,
+            backend_tls_from_toml(spec, where),
         )
     return out
+
+
+def _principal_list(value: Any, where: str) -> frozenset[str] | None:
+    """A list of key or user names (``auth = [...]``, ``allow = [...]``); None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a list of key or user names")
+    return frozenset(value)
 
 
 def models_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, ModelRoute]:
     out = {}
     for name, entry in _table(doc, "models", source).items():
         where = f"{source}: models.{name}"
-        spec = _fields_of(entry, {"backend", "timeout_s", "timeouts"}, where)
+        spec = _fields_of(entry, {"backend", "timeout_s", "timeouts", "auth"}, where)
         verbs = _fields_of(spec.get("timeouts", {}), set(VERBS), f"{where}.timeouts")
         timeout = spec.get("timeout_s")
         out[name] = ModelRoute(
@@ -275,6 +389,7 @@ def models_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, ModelRout
             backend=str(spec.get("backend", DEFAULT_BACKEND)),
             timeout_s=None if timeout is None else _number(timeout, f"{where}.timeout_s"),
             verb_timeouts={v: _number(t, f"{where}.timeouts.{v}") for v, t in verbs.items()},
+            auth=_principal_list(spec.get("auth"), f"{where}.auth"),
         )
     return out
 
@@ -286,12 +401,101 @@ def deployments_from_toml(doc: Mapping[str, Any], source: str) -> dict[str, Depl
         if isinstance(entry, str):
             out[ident] = Deployment(ident, entry)
             continue
-        spec = _fields_of(entry, {"model", "backend"}, where)
+        spec = _fields_of(entry, {"model", "backend", "auth"}, where)
         if not isinstance(spec.get("model"), str):
             raise ConfigError(f"{where}: 'model' is required")
         backend = spec.get("backend")
-        out[ident] = Deployment(ident, spec["model"], None if backend is None else str(backend))
+        out[ident] = Deployment(
+            ident,
+            spec["model"],
+            None if backend is None else str(backend),
+            _principal_list(spec.get("auth"), f"{where}.auth"),
+        )
     return out
+
+
+# --- [auth]: secrets come from files or the environment, never from the config text --
+
+
+def _secret_source(
+    spec: Mapping[str, Any], stem: str, environ: Mapping[str, str], where: str
+) -> bytes:
+    """The bytes of ``<stem>_file`` or ``<stem>_env``; error messages name the source only."""
+    path, var = spec.get(f"{stem}_file"), spec.get(f"{stem}_env")
+    if (path is None) == (var is None):
+        raise ConfigError(f"{where}: give exactly one of {stem}_file or {stem}_env")
+    if var is not None:
+        value = environ.get(str(var), "")
+        if not value:
+            raise ConfigError(f"{where}: environment variable {var} is not set")
+        return value.encode()
+    try:
+        return Path(str(path)).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+
+def _api_keys(spec: Mapping[str, Any], environ: Mapping[str, str], where: str) -> list[bytes]:
+    """Every non-blank line is a key (several lines let keys rotate without downtime)."""
+    keys = [line.strip() for line in _secret_source(spec, "secret", environ, where).splitlines()]
+    keys = [key for key in keys if key]
+    if not keys:
+        raise ConfigError(f"{where}: the secret is empty")
+    return keys
+
+
+def _password(spec: Mapping[str, Any], environ: Mapping[str, str], where: str) -> bytes:
+    password = _secret_source(spec, "password", environ, where).rstrip(b"\r\n")
+    if not password:
+        raise ConfigError(f"{where}: the password is empty")
+    return password
+
+
+def _key_digests(
+    table: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> dict[bytes, str]:
+    out: dict[bytes, str] = {}
+    for name, entry in table.items():
+        spec = _fields_of(entry, {"secret_file", "secret_env"}, f"{where}.keys.{name}")
+        for key in _api_keys(spec, environ, f"{where}.keys.{name}"):
+            digest = secret_digest(key)
+            if out.setdefault(digest, name) != name:
+                raise ConfigError(f"{where}.keys.{name}: the same key is also {out[digest]!r}'s")
+    return out
+
+
+def _user_digests(
+    table: Mapping[str, Any], environ: Mapping[str, str], where: str
+) -> dict[str, bytes]:
+    out = {}
+    for name, entry in table.items():
+        if ":" in name:
+            raise ConfigError(f"{where}.users.{name}: a Basic user name cannot hold ':'")
+        spec = _fields_of(entry, {"password_file", "password_env"}, f"{where}.users.{name}")
+        out[name] = secret_digest(_password(spec, environ, f"{where}.users.{name}"))
+    return out
+
+
+def _paths(value: Any, where: str) -> frozenset[str]:
+    if not isinstance(value, list) or not set(value) <= set(OPERATIONS_PATHS):
+        raise ConfigError(f"{where}: expected a list drawn from {list(OPERATIONS_PATHS)}")
+    return frozenset(value)
+
+
+def auth_from_toml(doc: Mapping[str, Any], environ: Mapping[str, str], source: str) -> AuthSettings:
+    where = f"{source}: auth"
+    allowed = {"realm", "open_paths", "allow", "keys", "users"}
+    spec = _fields_of(_table(doc, "auth", source), allowed, where)
+    realm = spec.get("realm", DEFAULT_REALM)
+    if not isinstance(realm, str) or not realm.isprintable() or '"' in realm:
+        raise ConfigError(f"{where}.realm: expected printable text without quotes")
+    return AuthSettings(
+        realm=realm,
+        open_paths=_paths(spec.get("open_paths", list(OPERATIONS_PATHS)), f"{where}.open_paths"),
+        allow=_principal_list(spec.get("allow"), f"{where}.allow"),
+        key_digests=_key_digests(_table(spec, "keys", where), environ, where),
+        user_digests=_user_digests(_table(spec, "users", where), environ, where),
+    )
 
 
 def deployments_from_pairs(pairs: list[str], where: str) -> dict[str, Deployment]:
@@ -343,6 +547,7 @@ def build_settings(
         models=models_from_toml(doc, source),
         deployments=deployments,
         embedded=embedded,
+        auth=auth_from_toml(doc, environ, source),
     )
     validate(settings, embedded_pending=embedded.wanted)
     return settings
@@ -369,6 +574,65 @@ def validate(settings: Settings, embedded_pending: bool = False) -> None:
         routed = {m.name for m in settings.models.values()}
         if not routed and not settings.deployments:
             raise ConfigError("no default backend and no [models] routes")
+    validate_tls(settings, backends)
+    validate_cors(settings)
+    validate_auth(settings)
+
+
+def _check_readable(path: str | None, where: str) -> None:
+    if path is not None and not os.access(path, os.R_OK):
+        raise ConfigError(f"{where}: cannot read file {path}")
+
+
+def _check_pair(cert: str | None, key: str | None, where: str) -> None:
+    if (cert is None) != (key is None):
+        raise ConfigError(f"{where}: a certificate needs its key and a key its certificate")
+
+
+def validate_tls(settings: Settings, backends: Mapping[str, Backend]) -> None:
+    _check_pair(settings.tls_cert_file, settings.tls_key_file, "tls_cert_file/tls_key_file")
+    if settings.tls_client_ca_file is not None and settings.tls_cert_file is None:
+        raise ConfigError("tls_client_ca_file needs tls_cert_file and tls_key_file")
+    if settings.tls_client_auth not in CLIENT_AUTH_MODES:
+        raise ConfigError(f"tls_client_auth: expected one of {list(CLIENT_AUTH_MODES)}")
+    for knob in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        _check_readable(getattr(settings, knob), knob)
+    for backend in backends.values():
+        if backend.tls is not None:
+            where = f"backends.{backend.name}"
+            _check_pair(backend.tls.cert_file, backend.tls.key_file, where)
+            for path in (backend.tls.ca_file, backend.tls.cert_file, backend.tls.key_file):
+                _check_readable(path, where)
+
+
+def cors_list(text: str | None) -> tuple[str, ...]:
+    """A comma-separated knob value as a tuple of its non-empty items."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def validate_cors(settings: Settings) -> None:
+    for origin in cors_list(settings.cors_origins):
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"cors_origins: {origin!r} is neither * nor an http(s) origin")
+    if settings.cors_max_age_s < 0:
+        raise ConfigError("cors_max_age_s must not be negative")
+
+
+def validate_auth(settings: Settings) -> None:
+    """Every name in an allow list is a configured key or user."""
+    known = settings.auth.principals
+    named = [("auth.allow", settings.auth.allow)]
+    named += [(f"models.{m.name}.auth", m.auth) for m in settings.models.values()]
+    named += [(f"deployments.{d.id}.auth", d.auth) for d in settings.deployments.values()]
+    for where, names in named:
+        if names is not None and not known:
+            raise ConfigError(f"{where}: no [auth.keys] or [auth.users] are configured")
+        unknown = sorted((names or frozenset()) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key or user name(s) {unknown}")
+    clash = set(settings.auth.key_digests.values()) & set(settings.auth.user_digests)
+    if clash:
+        raise ConfigError(f"auth: {sorted(clash)} name both a key and a user")
 
 
 def _check_backend(name: str, backends: Mapping[str, Backend], where: str) -> None:

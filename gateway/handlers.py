@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import protos
-from gateway.client import ClientOptions, ModelServerClient
+from gateway.client import ChannelTLS, ClientOptions, ModelServerClient
 from gateway.codec import example as example_codec
 from gateway.codec import predict as predict_codec
 from gateway.codec import status as status_codec
-from gateway.config import Settings
+from gateway.config import BackendTLS, Settings
 from gateway.errors import Code, GatewayError
 from gateway.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
 from gateway.urls import METADATA, POST_VERBS, STATUS, Target
@@ -114,6 +114,12 @@ def status_request(model: str, version: int | None = None) -> bytes:
     return serialized
 
 
+def channel_tls(tls: BackendTLS | None) -> ChannelTLS | None:
+    if tls is None:
+        return None
+    return ChannelTLS.from_files(tls.ca_file, tls.cert_file, tls.key_file, tls.server_name)
+
+
 class BackendState:
     """One backend's client and what the gateway learned of its models."""
 
@@ -143,6 +149,7 @@ class Handlers:
                         timeout_s=settings.timeout_s,
                         max_attempts=backend.max_attempts or settings.max_attempts,
                         max_message_bytes=settings.max_message_bytes,
+                        tls=channel_tls(backend.tls),
                     ),
                 ),
                 settings.signature_ttl_s,

@@ -25,6 +25,7 @@ from gateway.config import (
     knob_defaults,
 )
 from gateway.metrics import MULTIPROC_ENV
+from gateway.security import server_ssl_context
 
 
 def parser() -> argparse.ArgumentParser:
@@ -80,8 +81,9 @@ def embedded_from_args(args: argparse.Namespace) -> EmbeddedModelServer:
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Settings:
     flags = {knob.name: getattr(args, knob.name) for knob in KNOBS}
-    if flags["access_log"] is not None:
-        flags["access_log"] = flags["access_log"].lower() in ("1", "true", "yes", "on")
+    for knob in KNOBS:
+        if knob.kind is bool and flags[knob.name] is not None:
+            flags[knob.name] = flags[knob.name].lower() in ("1", "true", "yes", "on")
     return build_settings(args.config, environ, flags, args.deployment, embedded_from_args(args))
 
 
@@ -105,6 +107,7 @@ def run_worker(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        ssl_context=server_ssl_context(settings),  # built per worker: contexts do not pickle
         access_log=None,
         reuse_port=settings.workers > 1,
         keepalive_timeout=settings.keepalive_timeout_s,
@@ -150,6 +153,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
     try:
         settings = settings_from_args(args, dict(os.environ))
+        server_ssl_context(settings)  # bad certificate or key files fail here, not in a worker
     except ConfigError as exc:
         print(f"tfs-gateway: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -158,8 +162,9 @@ def main(argv: Sequence[str]) -> int:
     if settings.model_server is None and settings.embedded.wanted:
         child, target = embedded.start(settings.embedded)
         settings = replace(settings, model_server=target)
+    scheme = "https" if settings.tls_cert_file else "http"
     print(
-        f"tfs-gateway on http://{settings.host}:{settings.port} -> "
+        f"tfs-gateway on {scheme}://{settings.host}:{settings.port} -> "
         f"{ {n: b.target for n, b in settings.all_backends().items()} } "
         f"({settings.workers} worker(s))",
         flush=True,

@@ -2,7 +2,9 @@
 
 Boolean flags accept ``--flag``, ``--flag=true`` and ``--flag=false`` like
 absl flags. ``--rest_api_port`` is accepted and ignored: the bundled server
-speaks gRPC only (the gateway provides REST).
+speaks gRPC only (the gateway provides REST). TLS takes explicit PEM files
+(``--ssl_cert_file``, ``--ssl_key_file``, ``--ssl_client_ca_file``) instead of
+TF Serving's ``--ssl_config_file`` text proto; the effect is the same.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Flags:
     enable_serialization_as_tensor_content: bool
     enable_signature_method_name_check: bool
     grpc_max_threads: int
+    ssl_cert_file: str = ""
+    ssl_key_file: str = ""
+    ssl_client_ca_file: str = ""
 
 
 def _bool_flag(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
@@ -80,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--grpc_max_threads", type=int, default=16, help="gRPC worker threads (default 16)")
     add("--rest_api_port", type=int, default=0, help="accepted and ignored (gRPC only)")
+    add("--ssl_cert_file", default="", help="PEM certificate chain: serve gRPC over TLS")
+    add("--ssl_key_file", default="", help="PEM private key of --ssl_cert_file")
+    add(
+        "--ssl_client_ca_file",
+        default="",
+        help="PEM CA bundle: require client certificates signed by it (mTLS)",
+    )
     return parser
 
 
@@ -91,6 +103,10 @@ def parse_flags(argv: Sequence[str]) -> Flags:
         parser.error("either --model_config_file or --model_base_path is required")
     if ns.model_config_file and ns.model_base_path:
         parser.error("--model_config_file and --model_base_path are mutually exclusive")
+    if bool(ns.ssl_cert_file) != bool(ns.ssl_key_file):
+        parser.error("--ssl_cert_file and --ssl_key_file go together")
+    if ns.ssl_client_ca_file and not ns.ssl_cert_file:
+        parser.error("--ssl_client_ca_file needs --ssl_cert_file and --ssl_key_file")
     return Flags(
         host=ns.host,
         port=ns.port,
@@ -102,4 +118,7 @@ def parse_flags(argv: Sequence[str]) -> Flags:
         enable_serialization_as_tensor_content=ns.enable_serialization_as_tensor_content,
         enable_signature_method_name_check=ns.enable_signature_method_name_check,
         grpc_max_threads=ns.grpc_max_threads,
+        ssl_cert_file=ns.ssl_cert_file,
+        ssl_key_file=ns.ssl_key_file,
+        ssl_client_ca_file=ns.ssl_client_ca_file,
     )

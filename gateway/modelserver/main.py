@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import grpc
 from google.protobuf import text_format
 
 from gateway import protos
@@ -38,6 +39,23 @@ def initial_config(flags: Flags) -> Any:
     return config
 
 
+def server_credentials(flags: Flags) -> Any:
+    """gRPC server credentials from the --ssl_* flags; None serves plaintext."""
+    if not flags.ssl_cert_file:
+        return None
+
+    def read(path: str) -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    client_ca = read(flags.ssl_client_ca_file) if flags.ssl_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(read(flags.ssl_key_file), read(flags.ssl_cert_file))],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -52,6 +70,7 @@ def serve(flags: Flags) -> int:
     from gateway.modelserver.manager import ModelManager
     from gateway.modelserver.service import create_server
 
+    credentials = server_credentials(flags)  # unreadable files fail before models load
     manager = ModelManager(flags.allow_version_labels_for_unavailable_models)
     try:
         manager.reload(initial_config(flags))
@@ -63,7 +82,7 @@ def serve(flags: Flags) -> int:
         method_name_check=flags.enable_signature_method_name_check,
     )
     address = f"{flags.host}:{flags.port}"
-    server, port = create_server(manager, options, address, flags.grpc_max_threads)
+    server, port = create_server(manager, options, address, flags.grpc_max_threads, credentials)
     server.start()
     manager.start_polling(flags.file_system_poll_wait_seconds)
     print(f"ModelServer listening on {flags.host}:{port}", file=sys.stderr, flush=True)

@@ -109,9 +109,13 @@ def model_handlers(manager: ModelManager) -> Any:
 
 
 def create_server(
-    manager: ModelManager, options: InferenceOptions, address: str, max_workers: int
+    manager: ModelManager,
+    options: InferenceOptions,
+    address: str,
+    max_workers: int,
+    credentials: Any = None,
 ) -> tuple[Any, int]:
-    """A started-ready (not yet started) gRPC server and its bound port."""
+    """A started-ready (not yet started) gRPC server and its bound port (TLS with credentials)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         handlers=[prediction_handlers(manager, options), model_handlers(manager)],
@@ -121,7 +125,10 @@ def create_server(
             ("grpc.so_reuseport", 0),
         ],
     )
-    port = server.add_insecure_port(address)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"could not bind {address}")
     return server, port
