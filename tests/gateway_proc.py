@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
@@ -21,13 +21,22 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, timeout_s: float = 60.0) -> None:
+def healthz_ok(base_url: str) -> bool:
+    return get(base_url, "/healthz", timeout=2).status == 200
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes],
+    base_url: str,
+    timeout_s: float = 60.0,
+    healthy: Callable[[str], bool] = healthz_ok,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited with {proc.returncode}")
         try:
-            if get(base_url, "/healthz", timeout=2).status == 200:
+            if healthy(base_url):
                 return
         except OSError:
             pass
@@ -37,11 +46,18 @@ def wait_healthy(proc: subprocess.Popen[bytes], base_url: str, timeout_s: float 
 
 @contextmanager
 def running_gateway(
-    *args: str, timeout_s: float = 60.0, stdout: IO[bytes] | None = None
+    *args: str,
+    timeout_s: float = 60.0,
+    stdout: IO[bytes] | None = None,
+    env: Mapping[str, str] | None = None,
+    scheme: str = "http",
+    healthy: Callable[[str], bool] = healthz_ok,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A gateway on a free loopback port with the given serve flags; yields (proc, base_url).
 
     ``stdout`` (a file) receives the gateway's standard output: the access log.
+    ``env`` adds environment variables; ``scheme`` and ``healthy`` (a check of
+    the base URL) serve gateways on HTTPS or with /healthz protected.
     """
     port = free_port()
     cmd = [
@@ -53,11 +69,11 @@ def running_gateway(
         f"--port={port}",
         *args,
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen(cmd, env=env, stdout=stdout)
-    base_url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    proc = subprocess.Popen(cmd, env=full_env, stdout=stdout)
+    base_url = f"{scheme}://127.0.0.1:{port}"
     try:
-        wait_healthy(proc, base_url, timeout_s)
+        wait_healthy(proc, base_url, timeout_s, healthy)
         yield proc, base_url
     finally:
         proc.terminate()

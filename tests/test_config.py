@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,136 @@ def test_readme_config_table_lists_every_knob() -> None:
     text = README.read_text()
     for knob in KNOBS:
         assert f"| `{knob.name}` | `{knob.flag}` | `{knob.env}` |" in text, knob.name
+
+
+# --- security: [auth], TLS, CORS ----------------------------------------------
+
+AUTH_TOML = """
+[server]
+model_server = "a:1"
+[auth.keys.ci]
+secret_file = "{keys}"
+[auth.keys.ops]
+secret_env = "OPS_KEY"
+[auth.users.alice]
+password_env = "ALICE_PW"
+[models.m]
+auth = ["ops"]
+[deployments]
+d = {{ model = "m", auth = ["alice"] }}
+"""
+
+
+def test_auth_secrets_from_files_and_environment(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("k-one\n  k-two  \n\n")
+    toml = AUTH_TOML.format(keys=keys)
+    s = build(tmp_path, toml, {"OPS_KEY": "k-ops", "ALICE_PW": "pw"})
+    assert s.auth.enabled
+    assert sorted(s.auth.key_digests.values()) == ["ci", "ci", "ops"]
+    assert set(s.auth.user_digests) == {"alice"}
+    assert s.models["m"].auth == frozenset({"ops"})
+    assert s.deployments["d"].auth == frozenset({"alice"})
+    # Neither secrets nor their digests show in a printed Settings.
+    text = repr(s)
+    for secret in ("k-one", "k-two", "k-ops", "pw"):
+        assert secret not in text
+    for digest in s.auth.key_digests:
+        assert digest.hex() not in text and repr(digest) not in text
+
+
+def test_auth_is_off_by_default(tmp_path: Path) -> None:
+    s = build(tmp_path, "[server]\nmodel_server = 'a:1'\n")
+    assert not s.auth.enabled
+    assert s.auth.open_paths == {"/healthz", "/readyz", "/metrics"}
+
+
+AUTH_BAD = [
+    ("[auth.keys.k]\nsecret_env = 'NOPE'\n", "environment variable NOPE is not set"),
+    ("[auth.keys.k]\nsecret_file = '/nonexistent/keys'\n", "cannot read /nonexistent/keys"),
+    ("[auth.keys.k]\nsecret = 'inline'\n", "unknown key(s) ['secret']"),
+    ("[auth.keys.k]\nsecret_env = 'EMPTY'\nsecret_file = '/x'\n", "exactly one of"),
+    ("[auth.keys.k]\nsecret_env = 'BLANK'\n", "the secret is empty"),
+    ("[auth.users.u]\npassword_env = 'NOPE'\n", "NOPE is not set"),
+    ("[auth.users.'a:b']\npassword_env = 'SET'\n", "cannot hold ':'"),
+    ("[auth.keys.k]\nsecret_env = 'SET'\n[models.m]\nauth = ['who']\n", "unknown key or user"),
+    ("[models.m]\nauth = ['who']\n", "no [auth.keys] or [auth.users]"),
+    ("[models.m]\nauth = 'ops'\n", "expected a list"),
+    ("[auth]\nopen_paths = ['/v1/models']\n", "open_paths"),
+    ("[auth]\nrealm = 'a\"b'\n", "realm"),
+    (
+        "[auth.keys.k]\nsecret_env = 'SET'\n[auth.users.k]\npassword_env = 'SET'\n",
+        "name both a key and a user",
+    ),
+    ("[auth.keys.k]\nsecret_env = 'SET'\n[auth.keys.j]\nsecret_env = 'SET'\n", "same key"),
+]
+
+
+@pytest.mark.parametrize(("toml", "message"), AUTH_BAD)
+def test_bad_auth_config(tmp_path: Path, toml: str, message: str) -> None:
+    env = {"SET": "s3cret-value", "BLANK": "  \n"}
+    with pytest.raises(ConfigError) as caught:
+        build(tmp_path, "[server]\nmodel_server = 'a:1'\n" + toml, env)
+    assert message in str(caught.value)
+    assert "s3cret-value" not in str(caught.value)
+
+
+def test_backend_tls_from_table_and_knobs(tmp_path: Path) -> None:
+    pem = tmp_path / "x.pem"
+    pem.write_text("pem")
+    toml = f"""
+[backends.secure]
+target = "b:1"
+tls_ca_file = "{pem}"
+tls_cert_file = "{pem}"
+tls_key_file = "{pem}"
+tls_server_name = "ms.internal"
+[backends.public]
+target = "c:1"
+tls = true
+[models.m]
+backend = "secure"
+"""
+    s = build(tmp_path, toml, {"TFS_GATEWAY_MODEL_SERVER": "a:1"})
+    backends = s.all_backends()
+    secure = backends["secure"].tls
+    assert secure is not None and secure.server_name == "ms.internal" and secure.ca_file == str(pem)
+    public = backends["public"].tls
+    assert public is not None and public.ca_file is None  # system roots
+    assert backends["default"].tls is None
+    s = build(
+        tmp_path,
+        None,
+        {
+            "TFS_GATEWAY_MODEL_SERVER": "a:1",
+            "TFS_GATEWAY_MODEL_SERVER_TLS_CA_FILE": str(pem),
+            "TFS_GATEWAY_MODEL_SERVER_TLS_SERVER_NAME": "ms",
+        },
+    )
+    default = s.all_backends()["default"].tls
+    assert default is not None and default.ca_file == str(pem) and default.cert_file is None
+    s = build(tmp_path, None, {"TFS_GATEWAY_MODEL_SERVER": "a:1"}, {"model_server_tls": True})
+    assert s.all_backends()["default"].tls is not None
+
+
+TLS_CORS_BAD = [
+    ({"tls_cert_file": "{pem}"}, "needs its key"),
+    ({"tls_cert_file": "/nonexistent.pem", "tls_key_file": "{pem}"}, "cannot read file"),
+    ({"tls_client_ca_file": "{pem}"}, "tls_client_ca_file needs tls_cert_file"),
+    (
+        {"tls_cert_file": "{pem}", "tls_key_file": "{pem}", "tls_client_auth": "maybe"},
+        "tls_client_auth",
+    ),
+    ({"model_server_tls_cert_file": "{pem}"}, "backends.default"),
+    ({"cors_origins": "https://ok.test, ftp://x"}, "cors_origins"),
+    ({"cors_max_age_s": -1}, "cors_max_age_s"),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), TLS_CORS_BAD)
+def test_bad_tls_and_cors_config(tmp_path: Path, flags: dict[str, Any], message: str) -> None:
+    pem = tmp_path / "x.pem"
+    pem.write_text("pem")
+    flags = {k: v.format(pem=pem) if isinstance(v, str) else v for k, v in flags.items()}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build(tmp_path, None, {"TFS_GATEWAY_MODEL_SERVER": "a:1"}, flags)
