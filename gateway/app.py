@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_runner import GracefulExit
 
 from gateway import metrics, urls
@@ -78,6 +79,10 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status in (408, 413):
             metrics.REJECTED.labels("too_large" if exc.status == 413 else "body_timeout").inc()
         return error_response(exc.status, http_exception_message(exc))
+    except RecursionError:
+        # Only hostile input nests deep enough for this (spec 3 allows any depth);
+        # it is the client's error, not the gateway's.
+        return error_response(400, "The request is nested too deeply")
     except Exception:
         log.exception("unexpected error handling %s %s", request.method, request.raw_path)
         return error_response(500, "Internal error")
@@ -285,6 +290,19 @@ def preflight(request: web.Request) -> web.Response:
     if status == 403:
         return error_response(403, "CORS origin not allowed")
     return web.Response(status=status, headers=headers)
+
+
+class ProtocolErrorFilter(logging.Filter):
+    """aiohttp logs each malformed HTTP message at ERROR with a traceback that quotes the
+    raw bytes (headers included, credentials too). Keep one WARNING line, never the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "rejected a malformed HTTP request: %s", (type(exc).__name__,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:

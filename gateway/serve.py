@@ -15,7 +15,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from gateway import embedded
-from gateway.app import create_app
+from gateway.app import ProtocolErrorFilter, create_app
 from gateway.config import (
     KNOBS,
     ConfigError,
@@ -26,6 +26,8 @@ from gateway.config import (
 )
 from gateway.metrics import MULTIPROC_ENV
 from gateway.security import server_ssl_context
+
+LINGERING_S = 2.0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -91,6 +93,9 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    protocol = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ProtocolErrorFilter) for f in protocol.filters):
+        protocol.addFilter(ProtocolErrorFilter())
     access = logging.getLogger("tfs_gateway.access")
     access.propagate = False
     access.setLevel(logging.INFO)
@@ -116,6 +121,9 @@ def run_worker(settings: Settings) -> None:
         # The app inflates gzip bodies itself, with a cap and TF Serving's
         # "a body that fails to inflate is empty" rule (see app.read_body).
         auto_decompress=False,
+        # After an early answer (408, 413), unread body is drained this long, not
+        # aiohttp's 10 s: a trickling sender must not hold the connection.
+        lingering_time=LINGERING_S,
         print=None,
     )
 

@@ -49,15 +49,17 @@ def running_gateway(
     *args: str,
     timeout_s: float = 60.0,
     stdout: IO[bytes] | None = None,
+    stderr: IO[bytes] | None = None,
     env: Mapping[str, str] | None = None,
     scheme: str = "http",
     healthy: Callable[[str], bool] = healthz_ok,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A gateway on a free loopback port with the given serve flags; yields (proc, base_url).
 
-    ``stdout`` (a file) receives the gateway's standard output: the access log.
-    ``env`` adds environment variables; ``scheme`` and ``healthy`` (a check of
-    the base URL) serve gateways on HTTPS or with /healthz protected.
+    ``stdout`` (a file) receives the gateway's standard output: the access log;
+    ``stderr`` (a file) its log. ``env`` adds environment variables; ``scheme``
+    and ``healthy`` (a check of the base URL) serve gateways on HTTPS or with
+    /healthz protected.
     """
     port = free_port()
     cmd = [
@@ -70,7 +72,7 @@ def running_gateway(
         *args,
     ]
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    proc = subprocess.Popen(cmd, env=full_env, stdout=stdout)
+    proc = subprocess.Popen(cmd, env=full_env, stdout=stdout, stderr=stderr)
     base_url = f"{scheme}://127.0.0.1:{port}"
     try:
         wait_healthy(proc, base_url, timeout_s, healthy)
