@@ -418,10 +418,14 @@ def _integer_too_big(digits: bytes) -> bool:
 
 
 def _exponent_too_big(int_part: bytes, frac: bytes, exp_digits: bytes) -> bool:
-    exponent = int(exp_digits)
-    if exponent <= 308:
+    digits = exp_digits.lstrip(b"0") or b"0"
+    if len(digits) <= 3 and int(digits) <= 308:
         return False  # expFrac <= 0, so RapidJSON's limit 308 - expFrac is >= 308
-    return exponent > 308 - _rapidjson_exp_frac(int_part, frac)
+    limit = str(308 - _rapidjson_exp_frac(int_part, frac))
+    # Compare by length first: int() refuses strings over 4300 digits.
+    if len(digits) != len(limit):
+        return len(digits) > len(limit)
+    return digits > limit.encode()
 
 
 def _rapidjson_exp_frac(int_part: bytes, frac: bytes) -> int:
