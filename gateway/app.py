@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import secrets
 import signal
 import time
-import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -177,7 +177,8 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
     inflates past the cap is refused with 413 before it is held in memory.
     """
     try:
-        body = await asyncio.wait_for(request.read(), settings.body_timeout_s)
+        async with asyncio.timeout(settings.body_timeout_s):
+            body = await request.read()
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
@@ -243,7 +244,7 @@ def request_id_of(request: web.Request) -> str:
     given = request.headers.get("X-Request-ID", "")
     if 0 < len(given) <= 128 and given.isascii() and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 async def operations(request: web.Request) -> web.StreamResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,16 @@ from gateway.config import BackendTLS, Settings
 from gateway.errors import Code, GatewayError
 from gateway.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
 from gateway.urls import METADATA, POST_VERBS, STATUS, Target
+
+# classify and regress: (request class, client method, result encoder).
+_EXAMPLE_APIS: dict[str, tuple[Any, str, Callable[[Any], bytes]]] = {
+    "classify": (
+        protos.ClassificationRequest,
+        "classify",
+        example_codec.classification_result_to_json,
+    ),
+    "regress": (protos.RegressionRequest, "regress", example_codec.regression_result_to_json),
+}
 
 # Errors after which a predict is retried once with freshly fetched signatures,
 # in case the cached ones described another model version.
@@ -169,7 +179,7 @@ class Handlers:
     async def dispatch(self, target: Target, body: bytes, call: Call) -> bytes:
         """Run the endpoint a parsed URL names (GET endpoints ignore the body)."""
         if target.verb in POST_VERBS:
-            post = {"predict": self.predict, "classify": self.classify, "regress": self.regress}
+            post = {"predict": self.predict, "classify": self.examples, "regress": self.examples}
             return await post[target.verb](target, body, call)
         get = {METADATA: self.metadata, STATUS: self.status}
         return await get[target.verb](target, call)
@@ -222,23 +232,16 @@ class Handlers:
         with call.phase("encode"):
             return predict_codec.predict_response_to_json(response.outputs, columnar)
 
-    async def classify(self, target: Target, body: bytes, call: Call) -> bytes:
+    async def examples(self, target: Target, body: bytes, call: Call) -> bytes:
+        """Classify or regress: the Example list is converted before any model lookup (spec 2)."""
+        request_cls, rpc, to_json = _EXAMPLE_APIS[target.verb]
         backend, kw = self._route(target, call)
         with call.phase("decode"):
-            request = example_request(protos.ClassificationRequest(), target, body)
+            request = example_request(request_cls(), target, body)
         with call.phase("backend"):
-            response = await backend.client.classify(request, **kw)
+            response = await getattr(backend.client, rpc)(request, **kw)
         with call.phase("encode"):
-            return example_codec.classification_result_to_json(response.result)
-
-    async def regress(self, target: Target, body: bytes, call: Call) -> bytes:
-        backend, kw = self._route(target, call)
-        with call.phase("decode"):
-            request = example_request(protos.RegressionRequest(), target, body)
-        with call.phase("backend"):
-            response = await backend.client.regress(request, **kw)
-        with call.phase("encode"):
-            return example_codec.regression_result_to_json(response.result)
+            return to_json(response.result)
 
     async def status(self, target: Target, call: Call) -> bytes:
         # The status API ignores labels (spec 8.1): every version is listed.
