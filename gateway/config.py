@@ -10,6 +10,7 @@ three spellings and the README's config table. Bad configuration raises
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,8 +28,23 @@ class ConfigError(ValueError):
     """Configuration that cannot work; raised at start-up, never at request time."""
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def default_workers(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota.
+
+    In a container the affinity lists the node's CPUs; the quota
+    (``cpu.max``: "<quota> <period>" or "max <period>") is the real limit.
+    """
+    cpus = max(1, len(os.sched_getaffinity(0)))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cpus
+    if quota == "max":
+        return cpus
+    return max(1, min(cpus, math.ceil(int(quota) / int(period))))
 
 
 @dataclass(frozen=True, slots=True)

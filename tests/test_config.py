@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gateway.config import (
     EmbeddedModelServer,
     Settings,
     build_settings,
+    default_workers,
 )
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -261,3 +263,17 @@ def test_bad_tls_and_cors_config(tmp_path: Path, flags: dict[str, Any], message:
     flags = {k: v.format(pem=pem) if isinstance(v, str) else v for k, v in flags.items()}
     with pytest.raises(ConfigError, match=re.escape(message)):
         build(tmp_path, None, {"TFS_GATEWAY_MODEL_SERVER": "a:1"}, flags)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000\n", None), ("150000 100000\n", 2), ("50000 100000\n", 1), (None, None)],
+)
+def test_default_workers_follows_the_cgroup_quota(
+    tmp_path: Path, cpu_max: str | None, expected: int | None
+) -> None:
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    cpus = len(os.sched_getaffinity(0))
+    assert default_workers(path) == (cpus if expected is None else min(cpus, expected))
