@@ -16,7 +16,7 @@ from typing import IO
 
 import grpc
 
-from gateway import protos
+from gateway import embedded, protos
 
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -37,13 +37,7 @@ def python(module: str, *args: str, **kw: object) -> subprocess.Popen[bytes]:
 
 
 def stop(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    embedded.stop(proc, timeout_s)
 
 
 # --- /proc ---------------------------------------------------------------------

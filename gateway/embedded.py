@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import text_format
@@ -97,12 +98,13 @@ def _available(status: grpc.UnaryUnaryMultiCallable, model: str) -> bool:
     return any(v.state == available for v in response.model_version_status)
 
 
-def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def stop(proc: subprocess.Popen[Any], timeout_s: float = 10.0) -> int:
+    """SIGTERM, then SIGKILL if the process lingers; returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

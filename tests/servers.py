@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from gateway import protos
+from gateway import embedded, protos
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "ModelServer listening on"
@@ -132,13 +132,7 @@ def server_log(proc: subprocess.Popen[str]) -> str:
 
 def stop_modelserver(proc: subprocess.Popen[str], timeout_s: float = 15.0) -> int:
     """SIGTERM, then SIGKILL if it lingers; returns the exit status."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    embedded.stop(proc, timeout_s)
     log = LOGS.get(proc.pid)
     if log is not None:
         log.join()

@@ -246,30 +246,31 @@ def _regression(run: _Run, signature_name: str) -> Any:
 
 
 def classify(manager: ModelManager, request: Any, options: InferenceOptions) -> Any:
-    spec = require_spec(request)
-    version, servable = manager.servable(spec)
-    name = sigs.signature_name(spec)
-    input_name, outputs = sigs.classify_signature(
-        servable.signatures, name, options.method_name_check
-    )
-    response = protos.ClassificationResponse()
-    fill_spec(response.model_spec, spec.name, name, version)
-    run = _run_examples(servable, request.input, input_name, outputs)
-    response.result.CopyFrom(_classification(run, name))
-    return response
+    return _examples(manager, request, options, "classify")
 
 
 def regress(manager: ModelManager, request: Any, options: InferenceOptions) -> Any:
+    return _examples(manager, request, options, "regress")
+
+
+# kind -> (signature check, response class, result builder)
+_EXAMPLE_KINDS: dict[str, tuple[Any, Any, Any]] = {
+    "classify": (sigs.classify_signature, protos.ClassificationResponse, _classification),
+    "regress": (sigs.regress_signature, protos.RegressionResponse, _regression),
+}
+
+
+def _examples(manager: ModelManager, request: Any, options: InferenceOptions, kind: str) -> Any:
+    """Classify or Regress: serialized Examples (context first) fed to `inputs`."""
+    check, response_cls, result = _EXAMPLE_KINDS[kind]
     spec = require_spec(request)
     version, servable = manager.servable(spec)
     name = sigs.signature_name(spec)
-    input_name, outputs = sigs.regress_signature(
-        servable.signatures, name, options.method_name_check
-    )
-    response = protos.RegressionResponse()
+    input_name, outputs = check(servable.signatures, name, options.method_name_check)
+    response = response_cls()
     fill_spec(response.model_spec, spec.name, name, version)
     run = _run_examples(servable, request.input, input_name, outputs)
-    response.result.CopyFrom(_regression(run, name))
+    response.result.CopyFrom(result(run, name))
     return response
 
 
