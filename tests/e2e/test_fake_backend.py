@@ -32,6 +32,7 @@ def gw(backend: tuple[str, fake_backend.FakeBackend]) -> Iterator[str]:
         "--max-body-bytes=1000000",
         "--max-inflated-bytes=10000000",
         "--deployment=d1=ok",
+        "--gzip-min-bytes=100",
     ) as (_, url):
         yield url
 
@@ -153,3 +154,12 @@ def test_gzip_bomb_is_413(gw: str) -> None:
 def test_grpc_codes_cover_the_table() -> None:
     names = {code for code, _ in GRPC_TO_HTTP} | {"UNAVAILABLE", "DEADLINE_EXCEEDED", "OK"}
     assert names == {c.name for c in grpc.StatusCode}
+
+
+def test_large_answers_are_gzipped_when_the_client_accepts_it(gw: str) -> None:
+    plain = post(gw, "/v1/models/ok:predict", MNIST_ROW)
+    assert len(plain.body) >= 100 and "Content-Encoding" not in plain.headers
+    zipped = post(gw, "/v1/models/ok:predict", MNIST_ROW, headers={"Accept-Encoding": "gzip"})
+    assert zipped.status == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.body) == plain.body

@@ -186,3 +186,13 @@ def test_trailing_garbage_and_duplicate_keys_like_rapidjson(gateway_url: str) ->
     )
     assert reply.status == 200, reply.body
     assert reply.json() == {"predictions": [3.0]}
+
+
+def test_tensors_beyond_grpc_default_4_mib(gateway_url: str) -> None:
+    # 1.5M floats: a 6 MB request tensor and a 6 MB response, past gRPC's default limit.
+    count = 1_500_000
+    body = b'{"inputs": [' + b",".join([b"2.0"] * count) + b"]}"
+    reply = post(gateway_url, "/v1/models/default:predict", body)
+    assert reply.status == 200, reply.body[:200]
+    outputs = reply.json()["outputs"]
+    assert len(outputs) == count and outputs[0] == 3.0 and outputs[-1] == 3.0
