@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,9 +28,17 @@ def request(
     body: bytes | str | dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 60.0,
+    context: ssl.SSLContext | None = None,
 ) -> Reply:
+    """One request on a fresh connection; HTTPS when ``context`` is given."""
     parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = (
+        http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        if context is None
+        else http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=context
+        )
+    )
     if isinstance(body, dict):
         body = json.dumps(body)
     if isinstance(body, str):

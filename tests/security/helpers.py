@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import http.client
 import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.http import Reply
+from tests.http import Reply, request
 
 
 def https_request(
@@ -20,14 +19,7 @@ def https_request(
     headers: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> Reply:
-    parts = urlsplit(base_url)
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        conn.close()
+    return request(base_url, method, path, body, headers, timeout, context)
 
 
 def raw_exchange(base_url: str, data: bytes, timeout: float = 10.0) -> bytes:
