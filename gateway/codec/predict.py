@@ -146,8 +146,11 @@ def _rows(instances: list[Any], dtypes: Mapping[str, int], bools: bool) -> dict[
 
 
 def _whole_batch(values: list[Any], dtype: int, bools: bool) -> JsonTensor | None:
-    """Fast path: the whole batch converts as one regular array (same shapes, no errors)."""
-    if any(isinstance(v, dict) for v in values):
+    """Fast path: the whole batch converts as one regular array (same shapes, no errors).
+
+    b64 objects are leaves, not named inputs, so a batch of them converts whole too.
+    """
+    if any(isinstance(v, dict) and not is_b64_object(v) for v in values):
         return None
     try:
         tensor = tensor_from_json(values, dtype, bools)
