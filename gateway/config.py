@@ -266,7 +266,8 @@ class Settings:
                 return route.verb_timeouts[verb]
             if route.timeout_s is not None:
                 return route.timeout_s
-        configured = self.all_backends().get(backend)
+        # all_backends() only fills in the default's target; deadlines live in `backends`.
+        configured = self.backends.get(backend)
         if configured is not None and configured.timeout_s is not None:
             return configured.timeout_s
         return self.timeout_s

@@ -73,8 +73,8 @@ class SignatureCache:
         self._pending: dict[SpecKey, asyncio.Future[ModelSignatures]] = {}
 
     async def get(self, key: SpecKey, *, refresh: bool = False) -> ModelSignatures:
-        entry = self._entries.get(key)
-        if entry is not None and not refresh and self._clock() - entry.fetched_at < self._ttl_s:
+        entry = None if refresh else self.peek(key)
+        if entry is not None:
             return entry
         pending = self._pending.get(key)
         if pending is None:
