@@ -24,7 +24,7 @@ import numpy as np
 import orjson
 
 from benchmarks import payloads
-from gateway import protos
+from gateway.core import protos
 
 Timing = dict[str, float]
 
@@ -55,18 +55,17 @@ def response_messages(tensor_content: bool) -> dict[str, bytes]:
 
 
 def gateway_side(min_repeat_s: float, repeats: int) -> dict[str, dict[str, Timing]]:
-    from gateway.codec import predict as predict_codec
-    from gateway.handlers import encode_predict_request
-    from gateway.urls import Target
+    from gateway.codec.requests import predict_request
+    from gateway.codec.tfs import predict as predict_codec
 
-    target = Target("m", "predict")
+    spec = ("m", None, None)
     results: dict[str, dict[str, Timing]] = {}
 
     def request_fn(body: bytes, dtypes: dict[str, int]) -> Callable[[], bytes]:
         def run() -> bytes:
             parsed = predict_codec.predict_body_from_json(body)
             inputs, _ = predict_codec.predict_inputs_from_json(parsed, dtypes)
-            return encode_predict_request(target, parsed.signature_name, inputs)
+            return predict_request(spec, parsed.signature_name, inputs)
 
         return run
 
@@ -133,7 +132,7 @@ def check_equivalent() -> list[str]:
     from tensorflow.core.framework import tensor_pb2
 
     from benchmarks import naive
-    from gateway.codec import predict as predict_codec
+    from gateway.codec.tfs import predict as predict_codec
 
     differ = []
     for case in payloads.request_cases():

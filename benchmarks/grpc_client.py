@@ -22,7 +22,7 @@ import orjson
 
 from benchmarks import payloads
 from benchmarks.stats import summary
-from gateway import protos
+from gateway.core import protos
 
 BIG = 2**31 - 1
 

@@ -16,7 +16,7 @@ from typing import IO
 
 import grpc
 
-from gateway import embedded, protos
+from gateway.core import embedded, protos
 
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

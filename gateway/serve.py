@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from gateway import embedded
 from gateway.app import ProtocolErrorFilter, create_app
 from gateway.config import (
     KNOBS,
@@ -24,8 +23,9 @@ from gateway.config import (
     build_settings,
     knob_defaults,
 )
-from gateway.metrics import MULTIPROC_ENV
-from gateway.security import server_ssl_context
+from gateway.core import embedded
+from gateway.edge.metrics import MULTIPROC_ENV
+from gateway.edge.security import server_ssl_context
 
 LINGERING_S = 2.0
 
@@ -119,7 +119,7 @@ def run_worker(settings: Settings) -> None:
         shutdown_timeout=settings.shutdown_timeout_s,
         handle_signals=False,  # the app drains on SIGTERM itself (see app.begin_drain)
         # The app inflates gzip bodies itself, with a cap and TF Serving's
-        # "a body that fails to inflate is empty" rule (see app.read_body).
+        # "a body that fails to inflate is empty" rule (see edge.middleware.read_body).
         auto_decompress=False,
         # After an early answer (408, 413), unread body is drained this long, not
         # aiohttp's 10 s: a trickling sender must not hold the connection.

@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 import numpy as np
 
-from gateway import protos
+from gateway.core import protos
 
 DT_FLOAT = 1
 AVAILABLE = 30

@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from gateway import embedded, protos
+from gateway.core import embedded, protos
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "ModelServer listening on"

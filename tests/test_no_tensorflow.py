@@ -1,10 +1,17 @@
-"""The gateway never imports TensorFlow: only gateway.modelserver may (DESIGN.md)."""
+"""The layering rules of DESIGN.md, checked on the import graph: only
+gateway.modelserver imports TensorFlow, only core (and the ModelServer) imports
+grpc, the codec imports neither aiohttp nor grpc, and fronts never import each
+other."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.servers import REPO
 
@@ -28,6 +35,90 @@ def test_gateway_modules_do_not_import_tensorflow() -> None:
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert "gateway.protos" in report["modules"]
+    assert "gateway.core.protos" in report["modules"]
     assert "gateway.cli" in report["modules"]
     assert report["tf"] == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module an import statement in the file names (at any depth)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+GRAPH = {
+    module_name(p): imports_of(p)
+    for p in sorted((REPO / "gateway").rglob("*.py"))
+    if "modelserver" not in p.parts
+}
+
+
+def under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def offenders(allowed: str, forbidden: str) -> list[str]:
+    return sorted(
+        f"{mod} imports {imp}"
+        for mod, imps in GRAPH.items()
+        if not under(mod, allowed)
+        for imp in imps
+        if under(imp, forbidden)
+    )
+
+
+def test_graph_covers_the_layers() -> None:
+    for package in ("gateway.core", "gateway.edge", "gateway.codec", "gateway.fronts.tfs"):
+        assert any(under(m, package) for m in GRAPH), package
+
+
+def test_only_core_imports_grpc() -> None:
+    assert offenders("gateway.core", "grpc") == []
+
+
+@pytest.mark.parametrize("forbidden", ["aiohttp", "grpc", "gateway.edge", "gateway.fronts"])
+def test_codec_stays_pure(forbidden: str) -> None:
+    bad = [
+        m
+        for m, imps in GRAPH.items()
+        if under(m, "gateway.codec")
+        for i in imps
+        if under(i, forbidden)
+    ]
+    assert bad == []
+
+
+@pytest.mark.parametrize("forbidden", ["aiohttp", "gateway.edge", "gateway.fronts", "gateway.app"])
+def test_core_knows_no_front_or_edge(forbidden: str) -> None:
+    bad = [
+        m
+        for m, imps in GRAPH.items()
+        if under(m, "gateway.core")
+        for i in imps
+        if under(i, forbidden)
+    ]
+    assert bad == []
+
+
+def test_fronts_do_not_import_each_other() -> None:
+    fronts = {m.split(".")[2] for m in GRAPH if m.startswith("gateway.fronts.")}
+    assert "tfs" in fronts
+    bad = [
+        f"{mod} imports {imp}"
+        for mod, imps in GRAPH.items()
+        if mod.startswith("gateway.fronts.")
+        for imp in imps
+        if imp.startswith("gateway.fronts.") and imp.split(".")[2] != mod.split(".")[2]
+    ]
+    assert bad == []

@@ -10,7 +10,7 @@ from typing import Any
 
 from google.protobuf import descriptor
 
-from gateway import protos
+from gateway.core import protos
 from tests.servers import REPO
 
 
@@ -23,7 +23,7 @@ def test_descriptor_set_is_not_stale(tmp_path: Path) -> None:
         timeout=120,
         env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
     )
-    committed = (REPO / "gateway" / protos.DESCRIPTOR_SET).read_bytes()
+    committed = (REPO / "gateway" / "core" / protos.DESCRIPTOR_SET).read_bytes()
     assert fresh.read_bytes() == committed, "run scripts/gen-protos and commit the result"
 
 

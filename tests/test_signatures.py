@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway import protos
-from gateway.errors import Code, GatewayError
-from gateway.signatures import SignatureCache, SpecKey, signatures_from_metadata
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
+from gateway.core.signatures import SignatureCache, SpecKey, signatures_from_metadata
 
 DT_FLOAT = 1
 DT_STRING = 7

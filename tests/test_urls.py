@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import Code, GatewayError
-from gateway.urls import Target, is_paperspace_path, is_tfs_path, parse_paperspace, parse_tfs
+from gateway.core.calls import Target
+from gateway.core.errors import Code, GatewayError
+from gateway.fronts.tfs.urls import is_paperspace_path, is_tfs_path, parse_paperspace, parse_tfs
 
 TFS_OK = [
     ("POST", "/v1/models/m:predict", Target("m", "predict")),

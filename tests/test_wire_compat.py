@@ -25,7 +25,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import example, examples_request, float_tensor, predict_request
 from tests.servers import call
 

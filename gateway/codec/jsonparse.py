@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import invalid_argument
+from gateway.core.errors import invalid_argument
 
 __all__ = ["count_byte", "echo", "loads", "may_have_bools"]
 

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway import protos
 from gateway.codec.floattext import (
     SMALL,
     float_text,
@@ -35,7 +34,8 @@ from gateway.codec.floattext import (
     nested_float_json,
 )
 from gateway.codec.jsonparse import echo
-from gateway.errors import Code, GatewayError, invalid_argument
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError, invalid_argument
 
 __all__ = [
     "DTYPES",

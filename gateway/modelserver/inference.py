@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from gateway import protos
-from gateway.errors import Code, GatewayError, invalid_argument
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError, invalid_argument
 from gateway.modelserver import signatures as sigs
 from gateway.modelserver.manager import ModelManager
 from gateway.modelserver.servable import Servable

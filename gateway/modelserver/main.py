@@ -17,8 +17,8 @@ from typing import Any
 import grpc
 from google.protobuf import text_format
 
-from gateway import protos
-from gateway.errors import GatewayError
+from gateway.core import protos
+from gateway.core.errors import GatewayError
 from gateway.modelserver.flags import Flags, parse_flags
 
 log = logging.getLogger("gateway.modelserver")

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import protos
-from gateway.errors import Code, GatewayError, invalid_argument
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError, invalid_argument
 from gateway.modelserver.servable import Servable
 from gateway.modelserver.versions import aspired_versions, versions_on_disk
 

@@ -18,8 +18,8 @@ import tensorflow as tf
 from tensorflow.python.client import pywrap_tf_session
 from tensorflow.python.saved_model import loader_impl
 
-from gateway import protos
-from gateway.errors import Code, GatewayError
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
 
 SERVE_TAG = "serve"
 

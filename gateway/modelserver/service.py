@@ -17,8 +17,8 @@ from typing import Any
 
 import grpc
 
-from gateway import protos
-from gateway.errors import Code, GatewayError
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
 from gateway.modelserver import inference
 from gateway.modelserver.inference import InferenceOptions
 from gateway.modelserver.manager import ModelManager

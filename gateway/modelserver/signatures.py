@@ -11,7 +11,7 @@ from typing import Any
 
 from google.protobuf import text_format
 
-from gateway.errors import Code, GatewayError, invalid_argument
+from gateway.core.errors import Code, GatewayError, invalid_argument
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
-from gateway import protos
-from gateway.errors import invalid_argument
+from gateway.core import protos
+from gateway.core.errors import invalid_argument
 
 DT = protos.DataType.values_by_name
 REF_OFFSET = 100

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway import protos
-from gateway.codec.predict import (
+from gateway.codec.tfs.predict import (
     predict_body_from_json,
     predict_inputs_from_json,
     predict_response_to_json,
 )
+from gateway.core import protos
 
 
 def best(fn: Callable[[], Any], seconds: float = 1.0) -> float:

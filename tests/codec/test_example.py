@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from gateway import protos
-from gateway.codec.example import (
+from gateway.codec.tfs.example import (
     classification_result_to_json,
     example_body_from_json,
     regression_result_to_json,
 )
-from gateway.errors import Code, GatewayError
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
 
 
 def _features(example: Any) -> dict[str, tuple[str | None, list[Any]]]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.codec.jsonparse import echo, loads
-from gateway.errors import Code, GatewayError
+from gateway.core.errors import Code, GatewayError
 
 ACCEPTED: list[tuple[bytes, Any]] = [
     (b'{"a": 1}', {"a": 1}),

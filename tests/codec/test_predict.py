@@ -8,14 +8,14 @@ import numpy as np
 import orjson
 import pytest
 
-from gateway import protos
-from gateway.codec.predict import (
+from gateway.codec.tensor import tensor_to_ndarray
+from gateway.codec.tfs.predict import (
     predict_body_from_json,
     predict_inputs_from_json,
     predict_response_to_json,
 )
-from gateway.codec.tensor import tensor_to_ndarray
-from gateway.errors import Code, GatewayError
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
 
 F, D, I32, U8, I8, S, I64, B, HALF, U32, U64, BF16 = 1, 2, 3, 4, 6, 7, 9, 10, 19, 22, 23, 14
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from gateway import protos
-from gateway.codec.status import model_metadata_to_json, model_status_to_json
+from gateway.codec.tfs.status import model_metadata_to_json, model_status_to_json
+from gateway.core import protos
 
 
 def test_model_status() -> None:

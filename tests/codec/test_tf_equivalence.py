@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
-from gateway.codec.predict import predict_body_from_json, predict_inputs_from_json
+from gateway.codec.tfs.predict import predict_body_from_json, predict_inputs_from_json
 
 DTYPES = {"float32": 1, "float64": 2, "int32": 3, "uint8": 4, "int16": 5, "int8": 6,
           "string": 7, "int64": 9, "bool": 10, "uint32": 22, "uint64": 23}  # fmt: skip

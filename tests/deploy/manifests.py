@@ -19,8 +19,8 @@ import pytest
 import yaml
 from google.protobuf import text_format
 
-from gateway import protos
 from gateway.config import ENV_PREFIX, KNOBS
+from gateway.core import protos
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import pytest
 
-from gateway import protos
+from gateway.core import protos
 from tests.servers import call
 
 DT_FLOAT = protos.DataType.values_by_name["DT_FLOAT"].number

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 import pytest
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import example, examples_request, rpc_error
 from tests.servers import call
 

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 import pytest
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import DT_FLOAT, DT_STRING, rpc_error, spec
 from tests.servers import call, model_status
 

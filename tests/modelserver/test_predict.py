@@ -8,7 +8,7 @@ import grpc
 import numpy as np
 import pytest
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import (
     DT_FLOAT,
     DT_INT64,

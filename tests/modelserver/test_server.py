@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import (
     example,
     examples_request,

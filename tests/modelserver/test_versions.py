@@ -11,7 +11,7 @@ import grpc
 import pytest
 from google.protobuf import text_format
 
-from gateway import protos
+from gateway.core import protos
 from tests.modelserver.requests import float_tensor, predict_request, rpc_error
 from tests.servers import call, model_status, start_modelserver, stop_modelserver, wait_for
 

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway import protos
 from gateway.codec.floattext import nested_float_items, nested_float_json
 from gateway.codec.jsonparse import echo
-from gateway.codec.predict import parse_object, signature_name_from
 from gateway.codec.tensor import b64_decode, is_b64_object, json_type
-from gateway.errors import invalid_argument
+from gateway.codec.tfs.predict import parse_object, signature_name_from
+from gateway.core import protos
+from gateway.core.errors import invalid_argument
 
 __all__ = [
     "ExampleBody",

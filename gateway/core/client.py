@@ -17,8 +17,8 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from gateway import protos
-from gateway.errors import Code, GatewayError
+from gateway.core import protos
+from gateway.core.errors import Code, GatewayError
 
 MAX_MESSAGE_BYTES = 2**31 - 1  # what TF Serving accepts (2 GiB - 1)
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gateway.errors import Code, GatewayError, invalid_argument
+from gateway.core.calls import Target
+from gateway.core.errors import Code, GatewayError, invalid_argument
 
 INT64_MAX = 2**63 - 1
 
@@ -54,17 +54,6 @@ _PS_GET = _grammar(rf"/model-serving/(?P<name>{_SEGMENT})(?:{_VERSION})?{_GET_TA
 # REST handler case-insensitively; everything else is not its business).
 _TFS_PREFIX = re.compile(r"/v1/", re.I)
 _PS_PREFIX = re.compile(r"/model-serving/", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a request asks for: a model (and version or label) and a verb."""
-
-    model: str
-    verb: str
-    version: int | None = None
-    label: str | None = None
-    deployment: str | None = None
 
 
 def is_tfs_path(raw_path: str) -> bool:

@@ -23,8 +23,8 @@ from base64 import b64decode
 from collections.abc import Callable, Mapping
 
 from gateway.config import ConfigError, Settings, cors_list, secret_digest
-from gateway.errors import Code, GatewayError
-from gateway.urls import Target
+from gateway.core.calls import Target
+from gateway.core.errors import Code, GatewayError
 
 # Compared against when a Basic user is unknown, so both paths cost the same.
 _NO_USER_DIGEST = secret_digest(b"\x00no such user\x00")

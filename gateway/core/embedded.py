@@ -18,8 +18,8 @@ from typing import Any
 import grpc
 from google.protobuf import text_format
 
-from gateway import protos
 from gateway.config import EmbeddedModelServer
+from gateway.core import protos
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import protos
-from gateway.errors import invalid_argument
+from gateway.core import protos
+from gateway.core.errors import invalid_argument
 
 DEFAULT_SIGNATURE = "serving_default"
 

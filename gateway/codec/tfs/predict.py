@@ -30,7 +30,7 @@ from gateway.codec.tensor import (
     tensor_json,
     tensor_to_ndarray,
 )
-from gateway.errors import GatewayError, invalid_argument
+from gateway.core.errors import GatewayError, invalid_argument
 
 __all__ = [
     "PredictBody",

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from google.protobuf import json_format, message_factory
 
-from gateway import protos
+from gateway.core import protos
 
 __all__ = ["model_metadata_to_json", "model_status_to_json"]
 

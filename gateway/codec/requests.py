@@ -1,0 +1,83 @@
+"""Request protos for the ModelServer, shared by every front: the model spec,
+status and metadata requests, and a PredictRequest assembled from already
+converted TensorProtos (the wire format of map field 2, written directly)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.core import protos
+
+
+def fill_model_spec(
+    spec: Any,
+    model: str,
+    version: int | None = None,
+    label: str | None = None,
+    signature_name: str = "",
+) -> None:
+    spec.name = model
+    if version is not None:
+        spec.version.value = version
+    elif label is not None:
+        spec.version_label = label
+    if signature_name:
+        spec.signature_name = signature_name
+
+
+def predict_request(
+    spec: tuple[str, int | None, str | None], signature_name: str, inputs: Mapping[str, Any]
+) -> bytes:
+    """Serialize a PredictRequest without first copying each input tensor into it.
+
+    Field 2 (``inputs``) is a map: each entry is a length-delimited message with
+    the key as field 1 and the TensorProto as field 2, appended after the spec.
+    Everything is joined once, so a large tensor is copied once after its own
+    serialization.
+    """
+    head = protos.PredictRequest()
+    fill_model_spec(head.model_spec, *spec, signature_name)
+    parts = [head.SerializeToString()]
+    for alias, tensor in inputs.items():
+        key = alias.encode()
+        value = tensor if isinstance(tensor, bytes) else tensor.SerializeToString()
+        key_field = b"\x0a" + _varint(len(key)) + key
+        value_head = b"\x12" + _varint(len(value))
+        entry_size = len(key_field) + len(value_head) + len(value)
+        parts.extend((b"\x12", _varint(entry_size), key_field, value_head, value))
+    return b"".join(parts)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def metadata_request(model: str, version: int | None = None, label: str | None = None) -> bytes:
+    request = protos.GetModelMetadataRequest()
+    fill_model_spec(request.model_spec, model, version, label)
+    request.metadata_field.append("signature_def")
+    serialized: bytes = request.SerializeToString()
+    return serialized
+
+
+def status_request(model: str, version: int | None = None) -> bytes:
+    request = protos.GetModelStatusRequest()
+    request.model_spec.name = model
+    if version is not None:
+        request.model_spec.version.value = version
+    serialized: bytes = request.SerializeToString()
+    return serialized
+
+
+def example_request(request: Any, spec: tuple[str, int | None, str | None], parsed: Any) -> bytes:
+    """A Classification- or RegressionRequest from a parsed Example-list body."""
+    fill_model_spec(request.model_spec, *spec, parsed.signature_name)
+    request.input.CopyFrom(parsed.input)
+    serialized: bytes = request.SerializeToString()
+    return serialized

@@ -1,0 +1,193 @@
+"""Backends and routing: one gRPC client and one signature cache per configured
+ModelServer, which backend and deadline a request gets, and what the gateway
+can say about its models (states, readiness)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.codec.requests import metadata_request, status_request
+from gateway.config import BackendTLS, Settings
+from gateway.core import protos
+from gateway.core.calls import Call, Target
+from gateway.core.client import ChannelTLS, ClientOptions, ModelServerClient
+from gateway.core.errors import Code, GatewayError
+from gateway.core.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
+
+# Errors after which a predict is retried once with freshly fetched signatures,
+# in case the cached ones described another model version.
+_STALE_SUSPECTS = frozenset({Code.INVALID_ARGUMENT, Code.FAILED_PRECONDITION, Code.NOT_FOUND})
+
+
+def spec_key(target: Target) -> SpecKey:
+    return (target.model, target.version, target.label)
+
+
+def channel_tls(tls: BackendTLS | None) -> ChannelTLS | None:
+    if tls is None:
+        return None
+    return ChannelTLS.from_files(tls.ca_file, tls.cert_file, tls.key_file, tls.server_name)
+
+
+class Backend:
+    """One backend's client and what the gateway learned of its models."""
+
+    def __init__(self, name: str, client: ModelServerClient, signature_ttl_s: float) -> None:
+        self.name = name
+        self.client = client
+        self.signatures = SignatureCache(self._fetch_metadata, signature_ttl_s)
+
+    async def _fetch_metadata(self, key: SpecKey) -> Any:
+        return await self.client.get_model_metadata(metadata_request(*key))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one request goes: the backend, the target, and the call's keywords."""
+
+    backend: Backend
+    target: Target
+    call: Call
+    kw: dict[str, Any]
+
+    @property
+    def client(self) -> ModelServerClient:
+        return self.backend.client
+
+    @property
+    def spec(self) -> SpecKey:
+        return spec_key(self.target)
+
+
+class Backends:
+    """Every configured backend, over one client each."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.by_name = {
+            name: Backend(
+                name,
+                ModelServerClient(
+                    backend.target,
+                    ClientOptions(
+                        timeout_s=settings.timeout_s,
+                        max_attempts=backend.max_attempts or settings.max_attempts,
+                        max_message_bytes=settings.max_message_bytes,
+                        tls=channel_tls(backend.tls),
+                    ),
+                ),
+                settings.signature_ttl_s,
+            )
+            for name, backend in settings.all_backends().items()
+        }
+
+    async def close(self) -> None:
+        await asyncio.gather(*(b.client.close() for b in self.by_name.values()))
+
+    def route(self, target: Target, call: Call) -> Route:
+        name = self.settings.backend_for(target.model, target.deployment)
+        call.backend = name
+        timeout = self.settings.timeout_for(target.model, target.verb, name)
+        kw = {"request_id": call.request_id, "timeout_s": timeout}
+        return Route(self.by_name[name], target, call, kw)
+
+    # --- signatures ---------------------------------------------------------------
+
+    async def signatures(self, route: Route) -> ModelSignatures:
+        """The target's signatures, from the cache or (timed as backend) the ModelServer."""
+        sigs = route.backend.signatures.peek(route.spec)
+        if sigs is None:
+            with route.call.phase("backend"):
+                sigs = await route.backend.signatures.get(route.spec)
+        return sigs
+
+    async def fresher_signatures(
+        self, route: Route, stale: ModelSignatures, error: GatewayError, signature_name: str
+    ) -> ModelSignatures | None:
+        """After a failed call: newer signatures when they may explain the error, else None."""
+        cache = route.backend.signatures
+        if error.code not in _STALE_SUSPECTS or cache.is_fresh(stale):
+            return None
+        with route.call.phase("backend"):
+            fresh = await cache.get(route.spec, refresh=True)
+        name = signature_name or DEFAULT_SIGNATURE
+        return None if fresh.inputs.get(name) == stale.inputs.get(name) else fresh
+
+    async def predict(self, route: Route, request: bytes, sigs: ModelSignatures) -> Any:
+        with route.call.phase("backend"):
+            response = await route.client.predict(request, **route.kw)
+        if route.target.version is None and response.model_spec.version.value != sigs.version:
+            # Another version answered: learn its signatures before the next request.
+            route.backend.signatures.invalidate(route.spec)
+        return response
+
+    async def metadata(self, route: Route) -> Any:
+        t = route.target
+        with route.call.phase("backend"):
+            return await route.client.get_model_metadata(
+                metadata_request(t.model, t.version, t.label), **route.kw
+            )
+
+    async def status(self, route: Route) -> Any:
+        # The status API ignores labels (compatibility.md §8.1): every version is listed.
+        with route.call.phase("backend"):
+            return await route.client.get_model_status(
+                status_request(route.target.model, route.target.version), **route.kw
+            )
+
+    # --- operations -----------------------------------------------------------------
+
+    def configured_models(self) -> dict[str, str]:
+        """Model name -> backend, for every model named in routes or deployments."""
+        models = {name: route.backend for name, route in self.settings.models.items()}
+        for dep in self.settings.deployments.values():
+            models.setdefault(dep.model, self.settings.backend_for(dep.model, dep.id))
+        return models
+
+    async def model_states(self, timeout_s: float = 2.0) -> dict[str, Any]:
+        """Each configured model's versions and states, or the error that hid them."""
+        models = self.configured_models()
+        results = await asyncio.gather(
+            *(self.versions(model, backend, timeout_s) for model, backend in models.items())
+        )
+        return dict(zip(models, results, strict=True))
+
+    async def versions(self, model: str, backend: str, timeout_s: float = 2.0) -> Any:
+        """{backend, versions: [{version, state}]}, or {backend, error, code} when hidden."""
+        try:
+            response = await self.by_name[backend].client.get_model_status(
+                status_request(model), timeout_s=timeout_s
+            )
+        except GatewayError as exc:
+            return {"backend": backend, "error": exc.message, "code": exc.code.name}
+        versions = [
+            {"version": str(v.version), "state": protos.ModelState.values_by_number[v.state].name}
+            for v in response.model_version_status
+        ]
+        return {"backend": backend, "versions": versions}
+
+    async def backend_reachable(self, name: str, timeout_s: float = 2.0) -> str | None:
+        """None when the backend answers a status call (any answer), else the reason."""
+        try:
+            await self.by_name[name].client.get_model_status(
+                status_request("__tfs_gateway_probe__"), timeout_s=timeout_s
+            )
+        except GatewayError as exc:
+            if exc.code in (Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED):
+                return f"backend {name} is unreachable: {exc.message}"
+        return None
+
+    async def readiness(self) -> list[str]:
+        """Why the gateway is not ready (empty when it is)."""
+        reasons = [
+            r
+            for r in await asyncio.gather(*(self.backend_reachable(n) for n in self.by_name))
+            if r is not None
+        ]
+        for model, state in (await self.model_states()).items():
+            versions = state.get("versions", [])
+            if not any(v["state"] == "AVAILABLE" for v in versions):
+                reasons.append(f"model {model} has no AVAILABLE version")
+        return reasons

@@ -1,0 +1,61 @@
+"""The vocabulary between the edge, the fronts and the core: what a request asks
+for (Target), what it costs on its way (Call), and what goes back (Reply)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A model (and version or label) and a verb; ``model`` is "" for server-wide verbs."""
+
+    model: str
+    verb: str
+    version: int | None = None
+    label: str | None = None
+    deployment: str | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    """Per-request context: the id sent to the ModelServer, and where time went."""
+
+    request_id: str | None = None
+    backend: str = ""
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """The parts of an HTTP request a front reads (no aiohttp types)."""
+
+    method: str
+    raw_path: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+JSON = "application/json"
+
+
+@dataclass(slots=True)
+class Reply:
+    """A front's answer: the body, its type, and any headers of the protocol's own."""
+
+    body: bytes
+    content_type: str = JSON
+    status: int = 200
+    headers: dict[str, str] | None = None

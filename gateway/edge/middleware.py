@@ -1,0 +1,248 @@
+"""The edge middleware and the helpers every front's request passes through:
+admission (in-flight cap), error rendering (``{"error": message}`` with the one
+status table), CORS headers, metrics, the access log, body reading with its
+limits, request ids and authentication."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from gateway.config import Settings
+from gateway.core.calls import Call, Target
+from gateway.core.errors import GatewayError
+from gateway.edge import metrics
+from gateway.edge.security import Authenticator, Cors, Unauthenticated
+
+log = logging.getLogger("tfs_gateway")
+access_log = logging.getLogger("tfs_gateway.access")
+
+JSON = "application/json"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Operational endpoints, matched on the decoded path without the query string.
+HEALTHZ, READYZ, METRICS = "/healthz", "/readyz", "/metrics"
+
+
+@dataclass(slots=True)
+class EdgeState:
+    """What the edge keeps per worker."""
+
+    in_flight: int = 0
+    draining: bool = False
+    known_models: set[str] = field(default_factory=set)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+EDGE = web.AppKey("edge", EdgeState)
+AUTH = web.AppKey("auth", Authenticator)
+CORS = web.AppKey("cors", Cors)
+
+
+def error_body(message: str) -> bytes:
+    return orjson.dumps({"error": message})
+
+
+def json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=JSON)
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return json_response(error_body(message), status)
+
+
+def http_exception_message(exc: web.HTTPException) -> str:
+    # aiohttp's own texts ("Maximum request body size N exceeded, ...") beat its
+    # bare reason phrases, which read "413: Request Entity Too Large".
+    text = exc.text or ""
+    return exc.reason if not text or text.startswith(f"{exc.status}:") else text
+
+
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Render every failure as ``{"error": message}`` with TF Serving's status table."""
+    try:
+        return await handler(request)
+    except Unauthenticated as exc:
+        response = error_response(exc.http_status, exc.message)
+        for challenge in exc.challenges:
+            response.headers.add("WWW-Authenticate", challenge)
+        return response
+    except GatewayError as exc:
+        if exc.from_backend:
+            metrics.BACKEND_ERRORS.labels(request.get("backend", ""), exc.code.name).inc()
+        return error_response(exc.http_status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status in (408, 413):
+            metrics.REJECTED.labels("too_large" if exc.status == 413 else "body_timeout").inc()
+        return error_response(exc.status, http_exception_message(exc))
+    except RecursionError:
+        # Only hostile input nests deep enough for this (spec 3 allows any depth);
+        # it is the client's error, not the gateway's.
+        return error_response(400, "The request is nested too deeply")
+    except Exception:
+        log.exception("unexpected error handling %s %s", request.method, request.raw_path)
+        return error_response(500, "Internal error")
+
+
+@web.middleware
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admission (in-flight cap), errors, CORS headers, metrics and the access log, in one place."""
+    settings, state = request.app[SETTINGS], request.app[EDGE]
+    if state.in_flight >= settings.max_in_flight and request.path not in (HEALTHZ, READYZ):
+        metrics.REJECTED.labels("overload").inc()
+        busy = error_response(503, "The gateway is overloaded; retry later")
+        busy.headers["Retry-After"] = "1"
+        return with_cors(request, busy)
+    state.in_flight += 1
+    metrics.IN_FLIGHT.inc()
+    start = time.perf_counter()
+    try:
+        response = with_cors(request, await render_errors(request, handler))
+    finally:
+        state.in_flight -= 1
+        metrics.IN_FLIGHT.dec()
+    observe(request, response, time.perf_counter() - start, settings)
+    return response
+
+
+def with_cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Every answer to an allowed Origin carries the CORS headers, errors included."""
+    cors = request.app[CORS]
+    if cors.enabled:
+        response.headers.update(cors.headers_for(request.headers.get("Origin")) or {})
+    return response
+
+
+def observe(
+    request: web.Request, response: web.StreamResponse, seconds: float, settings: Settings
+) -> None:
+    target: Target | None = request.get("target")
+    call: Call | None = request.get("call")
+    verb = target.verb if target is not None else "other"
+    model = metric_model(request.app[EDGE], target, response.status)
+    metrics.REQUESTS.labels(model, verb, str(response.status)).inc()
+    metrics.LATENCY.labels(verb).observe(seconds)
+    phases = call.phases if call is not None else {}
+    for phase, spent in phases.items():
+        metrics.PHASES.labels(verb, phase).observe(spent)
+    if settings.access_log:
+        access_log.info(access_line(request, response, target, phases, seconds))
+
+
+def metric_model(state: EdgeState, target: Target | None, status: int) -> str:
+    """The model label, bounded: names that never answered 200 share one label."""
+    if target is None or not target.model:
+        return ""
+    known = state.known_models
+    if status == 200:
+        known.add(target.model)
+    return target.model if target.model in known else "_unknown"
+
+
+def access_line(
+    request: web.Request,
+    response: web.StreamResponse,
+    target: Target | None,
+    phases: dict[str, float],
+    seconds: float,
+) -> str:
+    """One JSON line per request; never the payloads."""
+    record = {
+        "ts": round(time.time(), 3),
+        "id": request.get("request_id"),
+        "principal": request.get("principal"),
+        "method": request.method,
+        "path": request.path,
+        "model": (target.model or None) if target else None,
+        "version": target.version if target else None,
+        "label": target.label if target else None,
+        "verb": target.verb if target else None,
+        "status": response.status,
+        "req_bytes": request.content_length or 0,
+        "resp_bytes": response.content_length or 0,
+        "ms": round(seconds * 1000, 3),
+        **{f"{k}_ms": round(v * 1000, 3) for k, v in phases.items()},
+    }
+    return orjson.dumps(record).decode()
+
+
+async def read_body(request: web.Request, settings: Settings) -> bytes:
+    """The request body, inflated when gzip-encoded (TF Serving does the same).
+
+    A body that fails to inflate counts as empty, as in TF Serving; one that
+    inflates past the cap is refused with 413 before it is held in memory.
+    """
+    try:
+        async with asyncio.timeout(settings.body_timeout_s):
+            body = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
+    if "gzip" not in request.headers.get("Content-Encoding", "").lower():
+        return body
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, settings.max_inflated_bytes + 1)
+    except zlib.error:
+        return b""
+    if len(inflated) > settings.max_inflated_bytes or inflater.unconsumed_tail:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=settings.max_inflated_bytes,
+            actual_size=settings.max_inflated_bytes + 1,
+            text=f"Request body exceeds {settings.max_inflated_bytes} bytes once decompressed",
+        )
+    return inflated
+
+
+def authenticate(request: web.Request) -> str | None:
+    """The caller's principal, before the URL is looked at (a stranger learns nothing
+    from 400 vs 404); None when auth is off or the path is configured open."""
+    auth = request.app[AUTH]
+    if not auth.enabled or request.path in auth.open_paths:
+        return None
+    principal = request["principal"] = auth.authenticate(request.headers)
+    return principal
+
+
+def request_id_of(request: web.Request) -> str:
+    """The client's X-Request-ID when it is a sane token, else a new one."""
+    given = request.headers.get("X-Request-ID", "")
+    if 0 < len(given) <= 128 and given.isascii() and given.isprintable():
+        return given
+    return secrets.token_hex(16)
+
+
+def preflight(request: web.Request) -> web.Response:
+    """CORS preflight (no credentials needed: browsers send none).
+
+    Without ``cors_origins``, as TF Serving answers it: 200 with an http(s)
+    Origin, else 400, no body (spec section 1). With it, an allowed origin
+    gets the Access-Control-* headers, another one 403.
+    """
+    status, headers = request.app[CORS].preflight(request.headers.get("Origin", ""))
+    if status == 403:
+        return error_response(403, "CORS origin not allowed")
+    return web.Response(status=status, headers=headers)
+
+
+class ProtocolErrorFilter(logging.Filter):
+    """aiohttp logs each malformed HTTP message at ERROR with a traceback that quotes the
+    raw bytes (headers included, credentials too). Keep one WARNING line, never the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "rejected a malformed HTTP request: %s", (type(exc).__name__,)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True

@@ -1,0 +1,1 @@
+"""The TF Serving REST front: ``/v1/models/...`` and the Paperspace ``/model-serving/...``."""
