@@ -222,7 +222,7 @@ class Settings:
     model_server_tls_cert_file: str | None = None
     model_server_tls_key_file: str | None = None
     model_server_tls_server_name: str | None = None
-    cors_origins: str | None = None  # None: TF Serving's own preflight answers (spec 1)
+    cors_origins: str | None = None  # None: TF Serving's preflight answers (compatibility.md §1)
     cors_methods: str = "POST, GET"  # what TF Serving's CORS support allows
     cors_headers: str = "Content-Type, Authorization, X-API-Key, X-Request-ID"
     cors_max_age_s: int = 600

@@ -1,4 +1,4 @@
-"""Table tests for the URL grammars (spec section 1)."""
+"""Table tests for the URL grammars (compatibility.md §1)."""
 
 from __future__ import annotations
 

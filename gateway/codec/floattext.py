@@ -1,4 +1,4 @@
-"""TF Serving's float text rule (spec 6.2), exact and vectorised.
+"""TF Serving's float text rule (compatibility.md §6.2), exact and vectorised.
 
 Rule: print with 6 significant digits (``%g``); if that text does not parse
 back to the same float32/double, print with 9 (float32) or 17 (double)

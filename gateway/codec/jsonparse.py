@@ -1,6 +1,6 @@
 """JSON parsing with the acceptance rules of RapidJSON 1.1.0 as TF Serving uses it.
 
-Spec section 3: iterative parsing (no depth limit), ``NaN``/``Infinity``/``Inf``
+compatibility.md §3: iterative parsing (no depth limit), ``NaN``/``Infinity``/``Inf``
 tokens, parsing stops after the first complete value (trailing bytes and a NUL
 end it), first duplicate key wins, string bytes are not UTF-8 validated, and
 errors read ``JSON Parse error: <RapidJSON message> at offset: <byte>``.
@@ -28,7 +28,7 @@ from gateway.core.errors import invalid_argument
 
 __all__ = ["count_byte", "echo", "loads", "may_have_bools"]
 
-ECHO_LIMIT = 256  # spec 3: the echo is cut off after about 256 bytes
+ECHO_LIMIT = 256  # compatibility.md §3: the echo is cut off after about 256 bytes
 
 _INT64_MIN = -(2**63)
 _UINT64_MAX = 2**64 - 1
@@ -37,7 +37,7 @@ _UINT64_MAX = 2**64 - 1
 def loads(body: bytes) -> Any:
     """Parse a request body; raises GatewayError(INVALID_ARGUMENT) on syntax errors."""
     if not body:
-        # Checked before parsing, hence no period and no offset (spec 3).
+        # Checked before parsing, hence no period and no offset (compatibility.md §3).
         raise invalid_argument("JSON Parse error: The document is empty")
     try:
         value = orjson.loads(body)
@@ -85,7 +85,7 @@ def may_have_bools(body: bytes) -> bool:
     """False when the body has no ``true``/``false`` token (cheap for numeric bodies).
 
     numpy folds booleans into numeric arrays silently, so the tensor fast path
-    must know whether a boolean could be hiding among numbers (spec 4.3 rejects
+    must know whether a boolean could be hiding among numbers (compatibility.md §4.3 rejects
     them for numeric dtypes).
     """
     for byte, word, back in ((b"u", b"true", 2), (b"l", b"false", 2)):
@@ -160,7 +160,7 @@ class _Parser:
 
     def __init__(self, body: bytes) -> None:
         nul = body.find(b"\x00")
-        # RapidJSON's stream reads NUL as end of input (spec 3).
+        # RapidJSON's stream reads NUL as end of input (compatibility.md §3).
         self.s = body if nul < 0 else body[:nul]
         self.pos = 0
 
@@ -258,7 +258,7 @@ class _Parser:
         value = self._scalar(c)
         if key is None:
             container.append(value)
-        elif key not in container:  # first duplicate wins (spec 3)
+        elif key not in container:  # first duplicate wins (compatibility.md §3)
             container[key] = value
         return None
 
@@ -306,7 +306,7 @@ class _Parser:
                 try:
                     return raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    return raw  # spec 3: bytes are not UTF-8 validated
+                    return raw  # compatibility.md §3: bytes are not UTF-8 validated
             if c != ord("\\"):
                 raise _ParseError(_BAD_ESCAPE, self.pos)  # unescaped control character
             chunks.append(self._escape())
@@ -365,7 +365,7 @@ class _Parser:
         value = int(token)
         if _INT64_MIN <= value <= _UINT64_MAX:
             return value
-        return float(token)  # spec 3: integers beyond 64 bits become doubles
+        return float(token)  # compatibility.md §3: integers beyond 64 bits become doubles
 
     def _nan_or_inf(self, pos: int, minus: bool) -> float:
         # Mirrors RapidJSON's consume chain: "N","a","N" else "I","n","f"["inity"].

@@ -1,8 +1,8 @@
-"""One JSON value <-> TensorProto (spec 4.3, 4.4, 6.2).
+"""One JSON value <-> TensorProto (compatibility.md §§4.3, 4.4, 6.2).
 
 JSON to tensor: the shape comes from the first element at each nesting level;
 leaves must sit at depth = rank; the signature's dtype decides which leaves are
-accepted (table in spec 4.3); ``{"b64": ...}`` objects are DT_STRING leaves.
+accepted (table in compatibility.md §4.3); ``{"b64": ...}`` objects are DT_STRING leaves.
 Numeric tensors are built with numpy and sent as little-endian
 ``tensor_content``; strings go to ``string_val``. An exact walk that mirrors
 TF Serving's traversal runs only to produce the right error message.
@@ -61,8 +61,8 @@ class DType:
     name: str  # TF's lowercase name, as in error messages
     numpy: np.dtype[Any] | None  # None: no numpy form used by the codec
     field: str | None  # typed TensorProto field holding the values
-    json_in: bool  # accepted as a JSON input leaf (spec 4.3)
-    json_out: bool  # writable as JSON output (spec 6.2)
+    json_in: bool  # accepted as a JSON input leaf (compatibility.md §4.3)
+    json_out: bool  # writable as JSON output (compatibility.md §6.2)
 
 
 def _build_dtypes() -> dict[int, DType]:
@@ -118,7 +118,7 @@ def dtype_name(number: int) -> str:
 
 
 def error_body(message: str) -> bytes:
-    """The error response body ``{"error": message}`` (spec 7)."""
+    """The error response body ``{"error": message}`` (compatibility.md §7)."""
     return orjson.dumps({"error": message})
 
 
@@ -144,7 +144,7 @@ def json_type(value: Any) -> str:
 
 
 def is_b64_object(value: Any) -> bool:
-    """Exactly one member ``b64`` whose value is a string (spec 4.4)."""
+    """Exactly one member ``b64`` whose value is a string (compatibility.md §4.4)."""
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str | bytes)
 
 
@@ -199,7 +199,7 @@ class JsonTensor:
 
 
 def tensor_from_json(value: Any, dtype: int, bools_possible: bool = True) -> JsonTensor:
-    """Convert one JSON value for a signature input of ``dtype`` (spec 4.3).
+    """Convert one JSON value for a signature input of ``dtype`` (compatibility.md §4.3).
 
     ``bools_possible=False`` promises that the document holds no true/false token,
     which lets numeric tensors skip the boolean check.
@@ -214,7 +214,7 @@ def tensor_from_json(value: Any, dtype: int, bools_possible: bool = True) -> Jso
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
     "int32": (-(2**31), 2**31 - 1),
-    "int16": (-(2**31), 2**31 - 1),  # spec 4.3: no range check for the narrow types
+    "int16": (-(2**31), 2**31 - 1),  # compatibility.md §4.3: no range check for the narrow types
     "int8": (-(2**31), 2**31 - 1),
     "uint8": (-(2**31), 2**31 - 1),
     "int64": (-(2**63), 2**63 - 1),
@@ -249,7 +249,7 @@ def _numeric_fast(value: Any, dt: DType, bools_possible: bool) -> JsonTensor | N
     if dt.name == "float" and kind != "f":
         flat = flat.astype(np.float64)  # RapidJSON's GetFloat goes through double
     with np.errstate(over="ignore"):
-        flat = flat.astype(dt.numpy)  # C-style narrowing, spec 4.3
+        flat = flat.astype(dt.numpy)  # C-style narrowing, compatibility.md §4.3
     return JsonTensor(dt, arr.shape, flat)
 
 

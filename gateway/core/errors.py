@@ -2,7 +2,7 @@
 
 Every failure, found locally or reported by the ModelServer, becomes a
 ``GatewayError`` carrying a canonical status code and a message. One table
-(TF Serving's, spec section 7) turns the code into an HTTP status; the app's
+(TF Serving's, compatibility.md §7) turns the code into an HTTP status; the app's
 middleware renders ``{"error": message}``. Foreign errors (gRPC, aiohttp) are
 translated once, at their boundary.
 """
@@ -34,7 +34,7 @@ class Code(enum.IntEnum):
     UNAUTHENTICATED = 16
 
 
-# TF Serving's ToHTTPStatusCode (spec section 7). Codes not listed map to 500.
+# TF Serving's ToHTTPStatusCode (compatibility.md §7). Codes not listed map to 500.
 HTTP_STATUS: dict[Code, int] = {
     Code.OK: 200,
     Code.CANCELLED: 499,

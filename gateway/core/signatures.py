@@ -1,6 +1,6 @@
 """What the gateway knows of each model's signatures, learned from GetModelMetadata.
 
-Predict conversion is driven by the signature's input dtypes (spec 4), so the
+Predict conversion is driven by the signature's input dtypes (compatibility.md §4), so the
 gateway fetches metadata with the request's own name, version and label, and
 caches it per model spec. Concurrent misses share one fetch; failures are not
 cached. Entries expire after a TTL, and the handlers refresh an entry early
@@ -33,7 +33,7 @@ class ModelSignatures:
     fetched_at: float
 
     def input_dtypes(self, signature_name: str) -> Mapping[str, int]:
-        """The inputs of a signature, with TF Serving's errors (spec section 2, step 3)."""
+        """The inputs of a signature, with TF Serving's errors (compatibility.md §2, step 3)."""
         name = signature_name or DEFAULT_SIGNATURE
         inputs = self.inputs.get(name)
         if inputs is None:

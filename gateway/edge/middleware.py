@@ -87,7 +87,7 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
             metrics.REJECTED.labels("too_large" if exc.status == 413 else "body_timeout").inc()
         return error_response(exc.status, http_exception_message(exc))
     except RecursionError:
-        # Only hostile input nests deep enough for this (spec 3 allows any depth);
+        # Only hostile input nests deep enough for this (compatibility.md §3 allows any depth);
         # it is the client's error, not the gateway's.
         return error_response(400, "The request is nested too deeply")
     except Exception:
@@ -226,7 +226,7 @@ def preflight(request: web.Request) -> web.Response:
     """CORS preflight (no credentials needed: browsers send none).
 
     Without ``cors_origins``, as TF Serving answers it: 200 with an http(s)
-    Origin, else 400, no body (spec section 1). With it, an allowed origin
+    Origin, else 400, no body (compatibility.md §1). With it, an allowed origin
     gets the Access-Control-* headers, another one 403.
     """
     status, headers = request.app[CORS].preflight(request.headers.get("Origin", ""))

@@ -113,7 +113,7 @@ class Authenticator:
 
 
 class Cors:
-    """The CORS answers: TF Serving's when no origins are configured (spec section 1)."""
+    """The CORS answers: TF Serving's when no origins are configured (compatibility.md §1)."""
 
     def __init__(self, settings: Settings) -> None:
         origins = cors_list(settings.cors_origins)

@@ -129,7 +129,7 @@ def serialized_examples(model_input: Any) -> Any:
 
     With a context, each example is the context's bytes followed by the
     example's bytes: proto merge rules make that the union of features, the
-    example winning on a shared key (spec section 5).
+    example winning on a shared key (compatibility.md §5).
     """
     kind = model_input.WhichOneof("kind")
     if kind == "example_list":

@@ -44,7 +44,7 @@ class Servable:
                 self.session._session, None, feed_dict, fetch_list, [], None
             )
         except tf.errors.OpError as exc:
-            # Kernel errors reach the client with their own code and text (spec 2.6).
+            # Kernel errors reach the client with their own code and text (compatibility.md §2.6).
             raise GatewayError(Code(exc.error_code), exc.message) from exc
         return result
 

@@ -25,7 +25,7 @@ from gateway.modelserver.manager import ModelManager
 
 log = logging.getLogger("gateway.modelserver")
 
-# TF Serving's gRPC layer cuts long messages (spec section 7).
+# TF Serving's gRPC layer cuts long messages (compatibility.md §7).
 MAX_ERROR_CHARS = 1024
 TRUNCATED = "...TRUNCATED"
 MAX_MESSAGE_BYTES = 2**31 - 1

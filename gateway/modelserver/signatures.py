@@ -2,7 +2,7 @@
 
 The method-name check is off by default in TF Serving
 (``--enable_signature_method_name_check=false``): then any signature whose
-inputs and outputs fit can serve classify or regress (spec section 5).
+inputs and outputs fit can serve classify or regress (compatibility.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Spec 5 and 6.3: Example JSON -> Input, classification/regression results -> JSON."""
+"""compatibility.md §§5 and 6.3: Example JSON -> Input, classify/regress results -> JSON."""
 
 from __future__ import annotations
 

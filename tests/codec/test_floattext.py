@@ -1,4 +1,4 @@
-"""Spec 6.2 float text: the vectorised formatter equals a straightforward reference."""
+"""compatibility.md §6.2 float text: the vectorised formatter equals a straightforward reference."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _strtof_equal(text: str, x: np.float32) -> bool:
 
 
 def reference(value: float, f32: bool) -> str:
-    """Spec 6.2 written out directly, one value at a time."""
+    """compatibility.md §6.2 written out directly, one value at a time."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):

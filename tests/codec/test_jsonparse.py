@@ -1,4 +1,4 @@
-"""Spec 3: RapidJSON 1.1.0 acceptance, error texts and offsets, and the echo format."""
+"""compatibility.md §3: RapidJSON 1.1.0 acceptance, error texts and offsets, and the echo format."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spec 4 and 6: predict request conversion and response rendering, table-driven."""
+"""compatibility.md §§4 and 6: predict request conversion and response rendering, table-driven."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spec 8: model status and metadata JSON shapes."""
+"""compatibility.md §8: model status and metadata JSON shapes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Classify and regress end to end on TF Serving's half_plus_two test models (spec 5, 6.3)."""
+"""Classify and regress end to end on the half_plus_two test models (compatibility.md §§5, 6.3)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ ERRORS = [
         400,
         "When method is classify, key 'examples' is expected and was not found",
     ),
-    # Example conversion happens before the model lookup (spec 2.5).
+    # Example conversion happens before the model lookup (compatibility.md §2.5).
     (
         "/v1/models/nope:classify",
         '{"examples": [1]}',

@@ -1,6 +1,6 @@
 """Predict end to end: gateway -> bundled ModelServer -> TF Serving's test models.
 
-Expected answers and error texts are TF Serving's (spec sections 1-4, 6, 7).
+Expected answers and error texts are TF Serving's (compatibility.md §§1-4, 6, 7).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ OK_CASES: list[Case] = [
         200,
         {"predictions": [2.5, 3.0]},
     ),
-    # Integer tokens are fine for a float input (spec 4.3).
+    # Integer tokens are fine for a float input (compatibility.md §4.3).
     ("/v1/models/default:predict", {"instances": [1, 2]}, 200, {"predictions": [2.5, 3.0]}),
     ("/v1/models/default:predict", {"inputs": 2.0}, 200, {"outputs": 3.0}),
     (
@@ -86,7 +86,7 @@ def test_predict_answers(
 ERROR_CASES: list[tuple[str, str, int, str]] = [
     # (path, raw body, status, exact error message)
     ("/v1/models/default:predict", "", 400, "JSON Parse error: The document is empty"),
-    # JSON errors come before the model lookup (spec 2).
+    # JSON errors come before the model lookup (compatibility.md §2).
     ("/v1/models/nope:predict", "", 400, "JSON Parse error: The document is empty"),
     ("/v1/models/nope:predict", "[1, 2]", 400, "JSON Value: [1, 2] Is not object"),
     ("/v1/models/nope:predict", '{"foo": 1}', 404, "Servable not found for request: Latest(nope)"),

@@ -1,4 +1,4 @@
-"""Model status and metadata end to end, in TF Serving's JSON shapes (spec 8)."""
+"""Model status and metadata end to end, in TF Serving's JSON shapes (compatibility.md §8)."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def test_specific_version_and_label(modelserver_target: str) -> None:
 
 
 def test_feed_shape_is_not_checked(modelserver_target: str) -> None:
-    # Spec 9.5: TF Serving does not check feeds against the placeholder shape.
+    # compatibility.md §9.5: TF Serving does not check feeds against the placeholder shape.
     y = predict(
         modelserver_target, predict_request("default", {"x": float_tensor([2.0] * 4, [2, 2])})
     )

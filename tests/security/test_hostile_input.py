@@ -162,7 +162,7 @@ def test_hostile_classify_bodies(gw: Gateway) -> None:
 
 
 def test_tf_serving_leniency_is_kept(gw: Gateway) -> None:
-    # Spec 3: first duplicate key wins, parsing stops after the first value or a NUL,
+    # compatibility.md §3: first duplicate key wins, parsing stops after the first value or a NUL,
     # an unused key may nest without limit. These are answered, not refused.
     for body in (
         b'{"instances": [[1.0]], "instances": "x"}',
@@ -190,7 +190,7 @@ def test_oversized_and_gzip_bombs(gw: Gateway) -> None:
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "x/y"],
 )
 def test_wrong_content_types_are_ignored_like_tf_serving(gw: Gateway, content_type: str) -> None:
-    # Spec 1: the request Content-Type is ignored; what counts is the JSON.
+    # compatibility.md §1: the request Content-Type is ignored; what counts is the JSON.
     ok = send(gw, "POST", "/v1/models/ok:predict", ROW, **{"Content-Type": content_type})
     assert ok.status == 200
     form = send(gw, "POST", "/v1/models/ok:predict", b"a=1&b=2", **{"Content-Type": content_type})

@@ -1,4 +1,4 @@
-"""Classify and regress requests and results (spec sections 5 and 6.3).
+"""Classify and regress requests and results (compatibility.md §§5 and 6.3).
 
 Request::
 
@@ -46,7 +46,7 @@ class ExampleBody:
 
 
 def example_body_from_json(body: bytes) -> ExampleBody:
-    """Spec 5 entirely: parse, signature_name, context and examples conversion."""
+    """compatibility.md §5 entirely: parse, signature_name, context and examples conversion."""
     doc = parse_object(body)
     signature_name = signature_name_from(doc)
     request_input = protos.Input()
@@ -66,7 +66,7 @@ def example_body_from_json(body: bytes) -> ExampleBody:
 
 def _examples(doc: dict[str, Any]) -> list[Any]:
     if "examples" not in doc:
-        # Spec 5: the text says classify for regress requests too.
+        # compatibility.md §5: the text says classify for regress requests too.
         raise invalid_argument(
             f"JSON Value: {echo(doc)} When method is classify, key 'examples' is expected"
             " and was not found"

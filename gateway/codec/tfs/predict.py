@@ -1,4 +1,4 @@
-"""Predict requests and responses (spec sections 2, 4, 6.1, 6.2).
+"""Predict requests and responses (compatibility.md §§2, 4, 6.1, 6.2).
 
 Request::
 
@@ -48,7 +48,7 @@ class PredictBody:
 
 
 def parse_object(body: bytes) -> dict[str, Any]:
-    """Spec 3: parse, then require a top-level object."""
+    """compatibility.md §3: parse, then require a top-level object."""
     doc = loads(body)
     if not isinstance(doc, dict):
         raise invalid_argument(f"JSON Value: {echo(doc)} Is not object")
@@ -66,7 +66,7 @@ def signature_name_from(doc: dict[str, Any]) -> str:
 
 
 def predict_body_from_json(body: bytes) -> PredictBody:
-    """Step 2 of spec 2: JSON parse, top-level object, ``signature_name`` type."""
+    """compatibility.md §2, step 2: JSON parse, top-level object, ``signature_name`` type."""
     doc = parse_object(body)
     return PredictBody(signature_name_from(doc), doc, may_have_bools(body))
 
@@ -74,7 +74,7 @@ def predict_body_from_json(body: bytes) -> PredictBody:
 def predict_inputs_from_json(
     body: PredictBody, input_dtypes: Mapping[str, int]
 ) -> tuple[dict[str, Any], bool]:
-    """Step 4 of spec 2: ({alias: TensorProto}, columnar) for the signature's inputs."""
+    """compatibility.md §2, step 4: ({alias: TensorProto}, columnar) for the signature's inputs."""
     doc = body.doc
     has_instances = "instances" in doc
     has_inputs = "inputs" in doc
@@ -98,7 +98,7 @@ def predict_inputs_from_json(
 
 
 # ---------------------------------------------------------------------------
-# Columnar (spec 4.2): errors are not wrapped, so Unimplemented stays 501.
+# Columnar (compatibility.md §4.2): errors are not wrapped, so Unimplemented stays 501.
 
 
 def _columns(value: Any, dtypes: Mapping[str, int], bools: bool) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def _columns(value: Any, dtypes: Mapping[str, int], bools: bool) -> dict[str, An
 
 
 # ---------------------------------------------------------------------------
-# Row format (spec 4.1).
+# Row format (compatibility.md §4.1).
 
 
 def _is_named(value: Any) -> bool:
@@ -251,7 +251,7 @@ def _batched(batch: _Batch, dtypes: Mapping[str, int], count: int) -> dict[str, 
 
 
 # ---------------------------------------------------------------------------
-# Response (spec 6.1, 6.2).
+# Response (compatibility.md §§6.1, 6.2).
 
 
 def _decoded(outputs: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, DType]]:

@@ -1,4 +1,4 @@
-"""Model status and metadata JSON (spec section 8).
+"""Model status and metadata JSON (compatibility.md §8).
 
 Both are protobuf's JSON printer with field names kept in snake_case and
 fields without presence always printed (int64 as strings, enums by name).
@@ -30,12 +30,12 @@ def _to_dict(message: Any) -> dict[str, Any]:
 
 
 def model_status_to_json(response: Any) -> bytes:
-    """protos.GetModelStatusResponse -> {"model_version_status": [...]} (spec 8.1)."""
+    """protos.GetModelStatusResponse -> {"model_version_status": [...]} (compatibility.md §8.1)."""
     return orjson.dumps(_to_dict(response))
 
 
 def model_metadata_to_json(response: Any) -> bytes:
-    """protos.GetModelMetadataResponse -> {"model_spec": ..., "metadata": ...} (spec 8.2)."""
+    """GetModelMetadataResponse -> {"model_spec": ..., "metadata": ...} (compatibility.md §8.2)."""
     metadata = {key: _to_dict(_unpack(value)) for key, value in response.metadata.items()}
     return orjson.dumps({"model_spec": _to_dict(response.model_spec), "metadata": metadata})
 

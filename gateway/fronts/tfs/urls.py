@@ -1,4 +1,4 @@
-"""The two URL grammars, matched on the raw path (spec section 1, pitfall 9.6).
+"""The two URL grammars, matched on the raw path (compatibility.md §§1, 9.6).
 
 TF Serving form, matched case-insensitively and in full against the raw,
 still percent-encoded path *including* the query string::
