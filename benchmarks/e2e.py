@@ -123,7 +123,8 @@ class Backend:
 def compare(
     backend: Backend, loads: Sequence[Load], workers: int, tmp: Path, floor: Load | None = None
 ) -> dict[str, Any]:
-    """Gateway (with ``workers``) vs direct gRPC client at each concurrency, interleaved.
+    """Gateway (with ``workers``) vs the bare gateway (``benchmarks.bare``) vs a direct
+    gRPC client, at each concurrency, interleaved, against the same backend.
 
     ``floor``: also load ``GET /healthz``, the gateway's cost of HTTP alone (aiohttp and
     its edge middleware, no codec, no gRPC).
@@ -131,23 +132,43 @@ def compare(
     path = f"/v1/models/{backend.model}:predict"
     body = write_body(tmp, "mnist1.json", mnist_body(1))
     gw, port, startup_s = procs.start_gateway(backend.target, path, body.read_bytes(), workers)
+    bare, bare_port = procs.start_bare(backend.target, backend.alias, path, body.read_bytes())
     out: dict[str, Any] = {"startup_s": startup_s, "runs": []}
-    with procs.running(gw):
+    with procs.running(gw), procs.running(bare):
         watched = procs.family(gw.pid)
         for load in loads:
             via_gw = http_load(port, path, body, load, watched, backend.pid)
+            via_bare = http_load(bare_port, path, body, load, [bare.pid], backend.pid)
             direct = grpc_load(backend.target, backend.model, backend.alias, 1, load, backend.pid)
             out["runs"].append(
                 {
                     "concurrency": load.concurrency,
                     "workers": workers,
                     "gateway": via_gw,
+                    "bare": via_bare,
                     "direct": direct,
                 }
             )
         if floor is not None:
             out["healthz"] = http_load(port, "/healthz", None, floor, watched)
     return out
+
+
+def idle_pss(backend: Backend) -> dict[str, Any]:
+    """PSS of the gateway with its default workers (the CPUs it may use), after start-up
+    and a few requests, summed over the supervisor and the workers."""
+    path = f"/v1/models/{backend.model}:predict"
+    gw, _port, _startup = procs.start_gateway(backend.target, path, mnist_body(1), workers=None)
+    with procs.running(gw):
+        time.sleep(1.0)
+        family = procs.family(gw.pid)
+        per_process = {pid: procs.pss_kib([pid]) / 1024 for pid in family}
+    return {
+        "processes": len(family),
+        "pss_mib": sum(per_process.values()),
+        "supervisor_pss_mib": per_process[gw.pid],
+        "per_process_pss_mib": list(per_process.values()),
+    }
 
 
 def memory(backend: Backend, load: Load, tmp: Path) -> dict[str, Any]:

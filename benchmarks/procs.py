@@ -151,26 +151,46 @@ def post(port: int, path: str, body: bytes, timeout_s: float = 30.0) -> int:
 
 
 def start_gateway(
-    target: str, path: str, body: bytes, workers: int = 1, timeout_s: float = 60.0
+    target: str, path: str, body: bytes, workers: int | None = 1, timeout_s: float = 60.0
 ) -> tuple[subprocess.Popen[bytes], int, float]:
-    """``tfs-gateway serve`` on a free port; returns (process, port, seconds from the
-    process start to its first answered predict request)."""
+    """``tfs-gateway serve`` on a free port (``workers=None``: its default count);
+    returns (process, port, seconds from the process start to its first answered predict)."""
     port = free_port()
     args = [
         "serve",
         "--host=127.0.0.1",
         f"--port={port}",
         f"--model-server={target}",
-        f"--workers={workers}",
+        *([f"--workers={workers}"] if workers is not None else []),
         "--access-log=false",
         "--log-level=WARNING",
     ]
     start = time.perf_counter()
     proc = python("gateway.cli", *args, stdout=subprocess.DEVNULL)
+    wait_answering(proc, port, path, body, timeout_s)
+    return proc, port, time.perf_counter() - start
+
+
+def start_bare(
+    target: str, alias: str, path: str, body: bytes, timeout_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``benchmarks.bare`` (the floor of this design) on a free port, once it answers."""
+    port = free_port()
+    args = [f"--port={port}", f"--model-server={target}", f"--input={alias}"]
+    proc = python("benchmarks.bare", *args, stdout=subprocess.DEVNULL)
+    wait_answering(proc, port, path, body, timeout_s)
+    return proc, port
+
+
+def wait_answering(
+    proc: subprocess.Popen[bytes], port: int, path: str, body: bytes, timeout_s: float
+) -> float:
+    """Seconds until ``proc`` answers 200 to a POST of ``body``; raises if it never does."""
+    start = time.perf_counter()
     while True:
         if proc.poll() is not None or time.perf_counter() - start > timeout_s:
             stop(proc)
-            raise RuntimeError("the gateway did not answer")
+            raise RuntimeError(f"{proc.args!r} did not answer")
         try:
             status = post(port, path, body)
         except OSError:
@@ -178,8 +198,18 @@ def start_gateway(
             continue
         if status != 200:
             stop(proc)
-            raise RuntimeError(f"the gateway answered {status} to {path}")
-        return proc, port, time.perf_counter() - start
+            raise RuntimeError(f"{proc.args!r} answered {status} to {path}")
+        return time.perf_counter() - start
+
+
+def pss_kib(pids: Sequence[int]) -> int:
+    """Proportional set size summed over processes (shared pages split between them)."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total
 
 
 @contextlib.contextmanager

@@ -66,6 +66,7 @@ def end_to_end(quick: bool, tmp: Path, log: Any) -> dict[str, Any]:
             out["trivial workers=2"] = e2e.compare(backend, [e2e.Load(16, 3000, 8.0)], 2, tmp)
         big = e2e.Load(4, 12, 20.0, warmup=4) if quick else e2e.Load(8, 48, 30.0, warmup=8)
         out["memory"] = e2e.memory(backend, big, tmp)
+        out["memory"]["idle_default_workers"] = e2e.idle_pss(backend)
     if not quick:
         server, target = procs.start_modelserver(log)
         with procs.running(server):
