@@ -1,20 +1,26 @@
-"""``tfs-gateway serve``: flags -> Settings -> run."""
+"""``tfs-gateway serve``: flags -> Settings -> run.
+
+With several workers the supervisor imports the whole gateway, freezes the
+garbage collector and forks the workers *before* any gRPC channel, thread or
+event loop exists, so code and start-up data stay shared pages. The workers
+then wait on a pipe for their final settings: the bundled ModelServer (when
+there is one) is started, and waited for over gRPC, only after the fork.
+"""
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 
-from aiohttp import web
-
-from gateway.app import ProtocolErrorFilter, create_app
 from gateway.config import (
     KNOBS,
     ConfigError,
@@ -24,8 +30,11 @@ from gateway.config import (
     knob_defaults,
 )
 from gateway.core import embedded
-from gateway.edge.metrics import MULTIPROC_ENV
 from gateway.edge.security import server_ssl_context
+
+# prometheus-client picks its multiprocess mode when it is first imported, so this is
+# set before the app (and with it the metrics module) is imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LINGERING_S = 2.0
 
@@ -90,6 +99,8 @@ def settings_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Set
 
 
 def configure_logging(settings: Settings) -> None:
+    from gateway.app import ProtocolErrorFilter
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -107,6 +118,10 @@ def configure_logging(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """One gateway process; several of them share the port through SO_REUSEPORT."""
+    from aiohttp import web
+
+    from gateway.app import create_app
+
     configure_logging(settings)
     web.run_app(
         create_app(settings),
@@ -128,33 +143,84 @@ def run_worker(settings: Settings) -> None:
     )
 
 
-def run_workers(settings: Settings) -> None:
-    """Start the workers (spawned: no gRPC state crosses a fork) and wait for them.
+class Workers:
+    """Forked workers, each waiting on a pipe for the settings it is to run."""
 
-    SIGTERM or SIGINT to this process is passed on, so each worker drains.
-    """
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.pipes: list[int] = []
+
+    def fork(self, count: int) -> None:
+        for _ in range(count):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(write_end)
+                for fd in self.pipes:  # the other workers' pipes are not this one's
+                    os.close(fd)
+                os._exit(_worker_main(read_end))
+            os.close(read_end)
+            self.pids.append(pid)
+            self.pipes.append(write_end)
+
+    def start(self, settings: Settings) -> None:
+        """Hand the settings to every worker, forward SIGTERM/SIGINT to them, wait."""
+        payload = pickle.dumps(settings)
+        for fd in self.pipes:
+            with os.fdopen(fd, "wb") as pipe:
+                pipe.write(payload)
+        self.pipes = []
+        signal.signal(signal.SIGTERM, self._forward)
+        signal.signal(signal.SIGINT, self._forward)
+        self._reap()
+
+    def _forward(self, signum: int, _frame: object) -> None:
+        for pid in self.pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def abandon(self) -> None:
+        """Close the pipes unused: each waiting worker reads EOF and exits."""
+        for fd in self.pipes:
+            os.close(fd)
+        self.pipes = []
+        self._reap()
+
+    def _reap(self) -> None:
+        while self.pids:
+            os.waitpid(self.pids[0], 0)
+            self.pids.pop(0)
+
+
+def _worker_main(read_end: int) -> int:
+    # Until the app installs its draining handlers, a signal simply ends a worker.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    if not payload:
+        return 0
+    run_worker(pickle.loads(payload))
+    return 0
+
+
+@contextmanager
+def forked_workers(settings: Settings) -> Iterator[Workers | None]:
+    """Fork ``settings.workers`` waiting workers (None for one worker: it runs in-process)."""
     if settings.workers == 1:
-        run_worker(settings)
+        yield None
         return
     with tempfile.TemporaryDirectory(prefix="tfs-gateway-metrics-") as metrics_dir:
         os.environ[MULTIPROC_ENV] = metrics_dir
-        spawn = multiprocessing.get_context("spawn")
-        workers = [
-            spawn.Process(target=run_worker, args=(settings,), name=f"worker-{i}")
-            for i in range(settings.workers)
-        ]
-        for worker in workers:
-            worker.start()
+        import gateway.app  # noqa: F401  (everything the workers run, imported once, shared)
 
-        def forward(signum: int, _frame: object) -> None:
-            for worker in workers:
-                if worker.pid is not None and worker.is_alive():
-                    os.kill(worker.pid, signum)
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        for worker in workers:
-            worker.join()
+        gc.collect()
+        gc.freeze()
+        workers = Workers()
+        try:
+            workers.fork(settings.workers)
+            yield workers
+        finally:
+            workers.abandon()
 
 
 def main(argv: Sequence[str]) -> int:
@@ -165,21 +231,25 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"tfs-gateway: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings)
-    child = None
-    if settings.model_server is None and settings.embedded.wanted:
-        child, target = embedded.start(settings.embedded)
-        settings = replace(settings, model_server=target)
-    scheme = "https" if settings.tls_cert_file else "http"
-    print(
-        f"tfs-gateway on {scheme}://{settings.host}:{settings.port} -> "
-        f"{ {n: b.target for n, b in settings.all_backends().items()} } "
-        f"({settings.workers} worker(s))",
-        flush=True,
-    )
-    try:
-        run_workers(settings)
-    finally:
-        if child is not None:
-            embedded.stop(child)
+    with forked_workers(settings) as workers:
+        configure_logging(settings)
+        child = None
+        if settings.model_server is None and settings.embedded.wanted:
+            child, target = embedded.start(settings.embedded)
+            settings = replace(settings, model_server=target)
+        scheme = "https" if settings.tls_cert_file else "http"
+        print(
+            f"tfs-gateway on {scheme}://{settings.host}:{settings.port} -> "
+            f"{ {n: b.target for n, b in settings.all_backends().items()} } "
+            f"({settings.workers} worker(s))",
+            flush=True,
+        )
+        try:
+            if workers is None:
+                run_worker(settings)
+            else:
+                workers.start(settings)
+        finally:
+            if child is not None:
+                embedded.stop(child)
     return 0
