@@ -162,7 +162,6 @@ def start_gateway(
         f"--port={port}",
         f"--model-server={target}",
         *([f"--workers={workers}"] if workers is not None else []),
-        "--access-log=false",
         "--log-level=WARNING",
     ]
     start = time.perf_counter()

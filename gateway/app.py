@@ -19,7 +19,9 @@ from gateway.config import Settings
 from gateway.core.backends import Backends
 from gateway.core.calls import Call, Incoming, Reply
 from gateway.edge import metrics
+from gateway.edge.accesslog import AccessLog
 from gateway.edge.middleware import (
+    ACCESS_LOG,
     AUTH,
     CORS,
     EDGE,
@@ -152,6 +154,10 @@ def _graceful_exit() -> None:
     raise GracefulExit()
 
 
+async def flush_access_log(app: web.Application) -> None:
+    app[ACCESS_LOG].flush()
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge])
     app[SETTINGS] = settings
@@ -159,6 +165,9 @@ def create_app(settings: Settings) -> web.Application:
     app[CORS] = Cors(settings)
     app[EDGE] = EdgeState()
     app[FRONTS] = []
+    if settings.access_log:
+        app[ACCESS_LOG] = AccessLog()
+        app.on_cleanup.append(flush_access_log)
     app.cleanup_ctx.append(backend_context(settings))
     app.on_startup.append(on_startup)
     app.router.add_route("*", "/{tail:.*}", dispatch)

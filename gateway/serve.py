@@ -107,13 +107,6 @@ def configure_logging(settings: Settings) -> None:
     protocol = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, ProtocolErrorFilter) for f in protocol.filters):
         protocol.addFilter(ProtocolErrorFilter())
-    access = logging.getLogger("tfs_gateway.access")
-    access.propagate = False
-    access.setLevel(logging.INFO)
-    if settings.access_log and not access.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
 
 
 def run_worker(settings: Settings) -> None:

@@ -8,6 +8,7 @@ worker's ``/metrics`` answers with the sum of all of them.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -59,6 +60,22 @@ REJECTED = Counter(
 )
 
 
+class Children:
+    """A labelled metric's children, cached by label values: ``labels()`` validates,
+    builds a key and takes a lock on every call. The label sets are bounded (see
+    ``edge.middleware.metric_model``), so the cache is too."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._metric.labels(*values)
+        return child
+
+
 def exposition() -> tuple[bytes, str]:
     """The metrics text and its content type, summed over workers when there are several."""
     if os.environ.get(MULTIPROC_ENV):
@@ -66,3 +83,8 @@ def exposition() -> tuple[bytes, str]:
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+requests_by = Children(REQUESTS)
+latency_by = Children(LATENCY)
+phases_by = Children(PHASES)

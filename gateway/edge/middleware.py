@@ -21,10 +21,10 @@ from gateway.config import Settings
 from gateway.core.calls import Call, Target
 from gateway.core.errors import GatewayError
 from gateway.edge import metrics
+from gateway.edge.accesslog import AccessLog
 from gateway.edge.security import Authenticator, Cors, Unauthenticated
 
 log = logging.getLogger("tfs_gateway")
-access_log = logging.getLogger("tfs_gateway.access")
 
 JSON = "application/json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,6 +46,7 @@ SETTINGS = web.AppKey("settings", Settings)
 EDGE = web.AppKey("edge", EdgeState)
 AUTH = web.AppKey("auth", Authenticator)
 CORS = web.AppKey("cors", Cors)
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 
 
 def error_body(message: str) -> bytes:
@@ -131,13 +132,14 @@ def observe(
     call: Call | None = request.get("call")
     verb = target.verb if target is not None else "other"
     model = metric_model(request.app[EDGE], target, response.status)
-    metrics.REQUESTS.labels(model, verb, str(response.status)).inc()
-    metrics.LATENCY.labels(verb).observe(seconds)
+    metrics.requests_by(model, verb, str(response.status)).inc()
+    metrics.latency_by(verb).observe(seconds)
     phases = call.phases if call is not None else {}
     for phase, spent in phases.items():
-        metrics.PHASES.labels(verb, phase).observe(spent)
-    if settings.access_log:
-        access_log.info(access_line(request, response, target, phases, seconds))
+        metrics.phases_by(verb, phase).observe(spent)
+    access = request.app.get(ACCESS_LOG)
+    if access is not None:
+        access.write(access_line(request, response, target, phases, seconds))
 
 
 def metric_model(state: EdgeState, target: Target | None, status: int) -> str:
@@ -156,7 +158,7 @@ def access_line(
     target: Target | None,
     phases: dict[str, float],
     seconds: float,
-) -> str:
+) -> bytes:
     """One JSON line per request; never the payloads."""
     record = {
         "ts": round(time.time(), 3),
@@ -174,7 +176,7 @@ def access_line(
         "ms": round(seconds * 1000, 3),
         **{f"{k}_ms": round(v * 1000, 3) for k, v in phases.items()},
     }
-    return orjson.dumps(record).decode()
+    return orjson.dumps(record) + b"\n"
 
 
 async def read_body(request: web.Request, settings: Settings) -> bytes:
