@@ -1,4 +1,4 @@
-"""Classify and regress end to end on TF Serving's half_plus_two test models (spec 5, 6.3)."""
+"""Classify and regress end to end on the half_plus_two test models (spec 5, 6.3)."""
 
 from __future__ import annotations
 
