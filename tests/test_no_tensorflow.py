@@ -1,4 +1,7 @@
-"""The gateway never imports TensorFlow: only gateway.modelserver may (DESIGN.md)."""
+"""The gateway never imports TensorFlow: only gateway.modelserver may (DESIGN.md).
+
+Nor do the test helpers that serve the test models: they build them in a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +34,22 @@ def test_gateway_modules_do_not_import_tensorflow() -> None:
     assert "gateway.protos" in report["modules"]
     assert "gateway.cli" in report["modules"]
     assert report["tf"] == []
+
+
+HELPERS_PROBE = """
+import json, sys
+import tests.conftest, tests.models, tests.servers
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")))
+"""
+
+
+def test_test_model_helpers_do_not_import_tensorflow() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", HELPERS_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
