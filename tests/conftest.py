@@ -1,5 +1,9 @@
 """Shared fixtures: one bundled ModelServer serving the five test models.
 
+``tfs_models`` is the directory of the test SavedModels (``tests.models`` builds
+them on first use, in a subprocess, so this process never imports TensorFlow for
+them; env ``TFS_MODELS`` names another directory holding the same five models).
+
 ``modelserver_target`` ("127.0.0.1:PORT") is session-scoped: start-up costs a
 few seconds (TensorFlow import + five SavedModels). Tests that need their own
 server (polling, reloads) use ``tests.servers.start_modelserver``.
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import models
 from tests.servers import (
     MODEL_NAMES,
     start_modelserver,
@@ -23,10 +28,11 @@ from tests.servers import (
 
 @pytest.fixture(scope="session")
 def tfs_models() -> Path:
-    """The test SavedModels directory (``TFS_MODELS`` or ../shared/testdata/tfs_models)."""
+    """The test SavedModels: the project's own (built on first use), or ``TFS_MODELS``."""
     path = tfs_models_dir()
-    if not (path / "models.config").is_file():
-        pytest.fail(f"test SavedModels not found at {path} (set TFS_MODELS)")
+    missing = models.missing_directories(path)
+    if missing:
+        pytest.fail(f"test SavedModels not found in {path}: no {', '.join(missing)}")
     return path
 
 

@@ -4,9 +4,10 @@
 127.0.0.1 and a free port and returns ``(proc, "127.0.0.1:PORT")`` once the
 server has printed its ready line and the requested models are AVAILABLE.
 ``stop_modelserver(proc)`` ends it. ``call`` makes one unary call with the
-project's message classes. The test SavedModels live in
-``../shared/testdata/tfs_models`` beside the repository (env ``TFS_MODELS``
-overrides).
+project's message classes. ``tfs_models_dir()`` is where the test SavedModels
+are: the project's own (``tests.models``, built on first use), or the directory
+named by env ``TFS_MODELS`` (the same five model directories from elsewhere, such
+as TF Serving's own test data).
 """
 
 from __future__ import annotations
@@ -25,16 +26,11 @@ from typing import Any
 import grpc
 
 from gateway.core import embedded, protos
+from tests import models
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "ModelServer listening on"
-MODEL_NAMES = (
-    "saved_model_half_plus_two_2_versions",
-    "default",
-    "saved_model_half_plus_three",
-    "half_plus_two_tf2",
-    "saved_model_counter",
-)
+MODEL_NAMES = models.MODEL_NAMES
 BIG = 2**31 - 1
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", BIG),
@@ -43,15 +39,14 @@ CHANNEL_OPTIONS = [
 
 
 def tfs_models_dir() -> Path:
-    default = REPO.parent / "shared" / "testdata" / "tfs_models"
-    return Path(os.environ.get("TFS_MODELS", default)).resolve()
+    """``TFS_MODELS`` when set, else the project's own models (built on first use)."""
+    outside = os.environ.get("TFS_MODELS")
+    return Path(outside).resolve() if outside else models.built_models()
 
 
 def write_models_config(dest: Path, models_dir: Path | None = None) -> Path:
-    """models.config from the test data, with ${TFS_MODELS} replaced by a real path."""
-    models = models_dir or tfs_models_dir()
-    text = (models / "models.config").read_text(encoding="utf-8")
-    dest.write_text(text.replace("${TFS_MODELS}", str(models)), encoding="utf-8")
+    """A models.config serving the five test models of ``models_dir`` under their names."""
+    dest.write_text(models.config_text(models_dir or tfs_models_dir()), encoding="utf-8")
     return dest
 
 

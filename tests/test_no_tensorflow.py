@@ -1,7 +1,8 @@
 """The layering rules of DESIGN.md, checked on the import graph: only
 gateway.modelserver imports TensorFlow, only core (and the ModelServer) imports
 grpc, the codec imports neither aiohttp nor grpc, and fronts never import each
-other."""
+other. Nor do the test helpers that serve the test models import TensorFlow:
+they build the models in a subprocess."""
 
 from __future__ import annotations
 
@@ -38,6 +39,25 @@ def test_gateway_modules_do_not_import_tensorflow() -> None:
     assert "gateway.core.protos" in report["modules"]
     assert "gateway.cli" in report["modules"]
     assert report["tf"] == []
+
+
+HELPERS_PROBE = """
+import json, sys
+import tests.conftest, tests.models, tests.servers
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")))
+"""
+
+
+def test_test_model_helpers_do_not_import_tensorflow() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", HELPERS_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
 
 
 def module_name(path: Path) -> str:

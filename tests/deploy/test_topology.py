@@ -7,7 +7,7 @@ generator sends requests over fresh connections, so SO_REUSEPORT spreads them
 over both workers.
 
 How traffic per replica is observed without changing the servers: each replica
-also serves TF Serving's stateful ``saved_model_counter`` test model, and the
+also serves the stateful ``saved_model_counter`` test model, and the
 load increments it through the gateway (``incr_counter_by``). Afterwards each
 replica is asked directly (gRPC, ``get_counter``) how often it was called: both
 counts are well above zero and they add up to exactly the number of requests,

@@ -1,4 +1,4 @@
-"""Predict end to end: gateway -> bundled ModelServer -> TF Serving's test models.
+"""Predict end to end: gateway -> bundled ModelServer -> the five test models.
 
 Expected answers and error texts are TF Serving's (compatibility.md §§1-4, 6, 7).
 """

@@ -16,7 +16,7 @@ import trustme
 from tests.gateway_proc import running_gateway
 from tests.http import post
 from tests.security.helpers import https_request, raw_exchange, status_of
-from tests.servers import running_modelserver, tfs_models_dir
+from tests.servers import running_modelserver
 
 ROW = b'{"instances": [[1.0]]}'
 MODELSERVER_NAME = "modelserver.test"  # not the address dialled: needs the name override
@@ -165,10 +165,10 @@ def test_optional_client_certificate(
 
 
 @pytest.fixture(scope="module")
-def tls_modelserver(pems: Pems) -> Iterator[str]:
+def tls_modelserver(pems: Pems, tfs_models: Path) -> Iterator[str]:
     args = [
         "--model_name=half_plus_two",
-        f"--model_base_path={tfs_models_dir() / 'saved_model_half_plus_two_cpu'}",
+        f"--model_base_path={tfs_models / 'saved_model_half_plus_two_cpu'}",
         f"--ssl_cert_file={pems.modelserver_cert}",
         f"--ssl_key_file={pems.modelserver_key}",
         f"--ssl_client_ca_file={pems.client_ca}",
