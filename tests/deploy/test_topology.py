@@ -120,6 +120,7 @@ def test_traffic_reaches_both_replicas(topology: Topology) -> None:
 
 
 def _children(pid: int) -> list[int]:
+    """The gateway's workers: its children (forked, so they share its command line)."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -127,7 +128,7 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         cmdline = (stat.parent / "cmdline").read_bytes() if fields[1] == str(pid) else b""
-        if b"spawn_main" in cmdline:
+        if b"gateway.cli\x00serve" in cmdline:
             out.append(int(stat.parent.name))
     return out
 
