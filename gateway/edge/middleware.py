@@ -22,6 +22,7 @@ from gateway.core.calls import Call, Target
 from gateway.core.errors import GatewayError
 from gateway.edge import metrics
 from gateway.edge.security import Authenticator, Cors, Unauthenticated
+from gateway.edge.traffic import RecentTraffic
 
 log = logging.getLogger("tfs_gateway")
 access_log = logging.getLogger("tfs_gateway.access")
@@ -40,6 +41,8 @@ class EdgeState:
     in_flight: int = 0
     draining: bool = False
     known_models: set[str] = field(default_factory=set)
+    # Requests to the model fronts (not the console's own), for the live panel.
+    traffic: RecentTraffic = field(default_factory=RecentTraffic)
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -130,7 +133,10 @@ def observe(
     target: Target | None = request.get("target")
     call: Call | None = request.get("call")
     verb = target.verb if target is not None else "other"
-    model = metric_model(request.app[EDGE], target, response.status)
+    state = request.app[EDGE]
+    model = metric_model(state, target, response.status)
+    if request.get("traffic"):
+        state.traffic.record(response.status, seconds)
     metrics.REQUESTS.labels(model, verb, str(response.status)).inc()
     metrics.LATENCY.labels(verb).observe(seconds)
     phases = call.phases if call is not None else {}
