@@ -153,8 +153,10 @@ def tensor_components(dtypes: Sequence[int]) -> dict[str, Schema]:
         out[name] = _recursive(name, f"{enum_name} tensor of any shape", leaf_schema(dtype))
         if enum_name in _FLOATS:
             # Any number, or a value of no JSON type: how validators see NaN and ±inf.
-            leaf = {"not": {"type": ["string", "boolean", "object", "array"]}}
-            leaf["description"] = f"a number; {_NON_FINITE}"
+            leaf: Schema = {
+                "description": f"a number; {_NON_FINITE}",
+                "not": {"type": ["string", "boolean", "object", "array"]},
+            }
             out["Output_" + name] = _recursive("Output_" + name, f"{enum_name} answer", leaf)
     return out
 

@@ -203,11 +203,18 @@ def _guess_features(sigs: Signatures) -> dict[str, Any]:
     return {}
 
 
+# A float feature needs a decimal token (compatibility.md §5); 1.5 stays one after a
+# JavaScript round trip (Swagger UI, the console), where 1.0 would become the integer 1.
+FLOAT_FEATURE = 1.5
+
+
 def _feature_value(spec: TensorSpec) -> Any:
     count = 1
     for size in (spec.shape or (1,))[1:]:
         count *= max(size, 1)
     leaf = leaf_example(spec.dtype)
+    if isinstance(leaf, float):
+        leaf = FLOAT_FEATURE
     return leaf if count == 1 else [leaf] * count
 
 

@@ -380,6 +380,13 @@ function drawChart(canvas, series, unit) {
       drawing = true;
     });
     ctx.stroke();
+    ctx.fillStyle = s.color;
+    s.values.forEach((v, i) => {
+      const alone = v !== null && (s.values[i - 1] ?? null) === null && (s.values[i + 1] ?? null) === null;
+      if (!alone) return;
+      const x = pad.left + (n > 1 ? (plotW * i) / (n - 1) : 0);
+      ctx.fillRect(x - 1.5, pad.top + plotH - (plotH * v) / top - 1.5, 3, 3);
+    });
   }
 }
 
