@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.gateway_proc import running_gateway
 from tests.servers import REPO
@@ -104,6 +104,7 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} is missing (scripts/setup installs it as root)")
+    expect.set_options(timeout=30_000)  # a loaded 2-core machine renders slowly
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

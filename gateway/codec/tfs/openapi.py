@@ -181,6 +181,7 @@ def tensor_schemas_for(sigs: Signatures) -> dict[str, Schema]:
     dtypes = {
         spec.dtype
         for sig in sigs.values()
+        if predictable(sig)
         for spec in (*sig.inputs.values(), *sig.outputs.values())
     }
     return tensor_components(sorted(dtypes))
