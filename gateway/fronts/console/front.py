@@ -136,7 +136,7 @@ class ConsoleFront:
         self.edge = edge
         self.assets = load_assets()
         self.embedded = embedded_models(settings)
-        self._handlers: dict[str, Callable[[Target, str, Call], Awaitable[Reply]]] = {
+        self._handlers: dict[str, Callable[[Target, str, Incoming, Call], Awaitable[Reply]]] = {
             "redirect": self.redirect,
             "asset": self.asset,
             "openapi": self.server_document,
@@ -185,26 +185,29 @@ class ConsoleFront:
 
     async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
         if target.verb == "method_not_allowed":
-            reply = Reply(orjson.dumps({"error": "Method Not Allowed"}), status=405)
-            reply.headers = {"Allow": "GET, HEAD"}
-            return reply
+            body = orjson.dumps({"error": "Method Not Allowed"})
+            return Reply(body, status=405, headers={"Allow": "GET, HEAD"})
         route = route_of(incoming.raw_path)
         assert route is not None  # target() refused every other path
         verb, detail = route
-        return await self._handlers[verb](target, detail, call)
+        return await self._handlers[verb](target, detail, incoming, call)
 
     # --- pages ------------------------------------------------------------------------
 
-    async def redirect(self, target: Target, location: str, call: Call) -> Reply:
+    async def redirect(
+        self, target: Target, location: str, incoming: Incoming, call: Call
+    ) -> Reply:
         return Reply(b"", status=302, headers={"Location": location, **PAGE_HEADERS})
 
-    async def asset(self, target: Target, key: str, call: Call) -> Reply:
+    async def asset(self, target: Target, key: str, incoming: Incoming, call: Call) -> Reply:
         if key.endswith("/"):
             key += "index.html"
         found: Asset | None = self.assets.get(key)
         if found is None:
             raise GatewayError(Code.NOT_FOUND, "Not Found")
         headers = {**PAGE_HEADERS, "ETag": found.etag}
+        if incoming.headers.get("If-None-Match") == found.etag:
+            return Reply(b"", content_type=found.content_type, status=304, headers=headers)
         return Reply(found.body, content_type=found.content_type, headers=headers)
 
     # --- data -------------------------------------------------------------------------
@@ -237,7 +240,7 @@ class ConsoleFront:
             if self._may_use(call, Target(d.model, "status", deployment=d.id))
         }
 
-    async def models(self, target: Target, detail: str, call: Call) -> Reply:
+    async def models(self, target: Target, detail: str, incoming: Incoming, call: Call) -> Reply:
         models = self.known_models(call)
         deployments = self.known_deployments(call)
         backends = {name: self.settings.backend_for(name) for name in models}
@@ -257,7 +260,7 @@ class ConsoleFront:
         body = {"auth": self.settings.auth.enabled, "models": entries, "deployments": listed}
         return Reply(orjson.dumps(body), headers={"Cache-Control": "no-store"})
 
-    async def stats(self, target: Target, detail: str, call: Call) -> Reply:
+    async def stats(self, target: Target, detail: str, incoming: Incoming, call: Call) -> Reply:
         body = orjson.dumps({"scope": "worker", **self.edge.traffic()})
         return Reply(body, headers={"Cache-Control": "no-store"})
 
@@ -277,14 +280,18 @@ class ConsoleFront:
     def parts_for(self, subject: ApiSubject) -> list[ApiPart]:
         return [front.openapi_model(subject) for front in self.described]
 
-    async def model_document(self, target: Target, detail: str, call: Call) -> Reply:
+    async def model_document(
+        self, target: Target, detail: str, incoming: Incoming, call: Call
+    ) -> Reply:
         subject = await self.subject(target, call)
         title = f"tfs-gateway: {_subject_name(subject)}"
         part = documents.merged(self.parts_for(subject))
         doc = documents.document(title, _document_text(subject), part, self.settings.auth)
         return _json_reply(doc)
 
-    async def server_document(self, target: Target, detail: str, call: Call) -> Reply:
+    async def server_document(
+        self, target: Target, detail: str, incoming: Incoming, call: Call
+    ) -> Reply:
         wanted = [Target(name, "openapi") for name in self.known_models(call)]
         wanted += [
             Target(model, "openapi", deployment=ident)
