@@ -97,9 +97,12 @@ def chromium_missing() -> bool:
     return shutil.which(CHROMIUM) is None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium under Playwright (scripts/setup installs it; never a download)."""
+    """Debian's Chromium under Playwright (scripts/setup installs it; never a download).
+
+    Module-scoped: Playwright's sync API marks an event loop as running in this thread
+    while it is open, which would break every later test that calls asyncio.run."""
     if chromium_missing():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium")
