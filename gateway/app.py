@@ -10,14 +10,17 @@ import logging
 import signal
 import zlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
+from gateway.codec.schema import ERROR_SCHEMA
 from gateway.config import Settings
 from gateway.core.backends import Backends
-from gateway.core.calls import Call, Incoming, Reply
+from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.errors import GatewayError
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
 from gateway.edge.middleware import (
@@ -26,6 +29,7 @@ from gateway.edge.middleware import (
     CORS,
     EDGE,
     HEALTHZ,
+    JSON,
     METRICS,
     READYZ,
     SETTINGS,
@@ -40,7 +44,8 @@ from gateway.edge.middleware import (
     request_id_of,
 )
 from gateway.edge.security import Authenticator, Cors
-from gateway.fronts import Front
+from gateway.fronts import ApiPart, ApiSubject, Described, Front, PublicPaths
+from gateway.fronts.console.front import ConsoleFront, EdgeView
 from gateway.fronts.tfs.handlers import TfsFront
 
 __all__ = ["HEALTHZ", "METRICS", "READYZ", "ProtocolErrorFilter", "create_app"]
@@ -59,11 +64,13 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     """Hand the request to the front whose grammar owns its raw path, else operations."""
     if request.method == "OPTIONS":
         return preflight(request)
-    principal = authenticate(request)
     raw = request.raw_path
     front = next((f for f in request.app[FRONTS] if f.owns(raw)), None)
+    public = isinstance(front, PublicPaths) and front.is_public(raw)
+    principal = None if public else authenticate(request)
     if front is None:
         return await operations(request)
+    request["traffic"] = front.name != ConsoleFront.name
     incoming = incoming_of(request)
     target = request["target"] = front.target(incoming)
     if principal is not None and target.model:
@@ -71,7 +78,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     body = await read_body(request, settings) if request.method == "POST" else b""
     request_id = request["request_id"] = request_id_of(request)
-    call = request["call"] = Call(request_id=request_id)
+    call = request["call"] = Call(request_id=request_id, principal=principal)
     try:
         reply = await front.handle(target, incoming, body, call)
     finally:
@@ -114,7 +121,7 @@ def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIter
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         app[BACKENDS] = backends = Backends(settings)
-        app[FRONTS].extend(mount_fronts(settings, backends))
+        app[FRONTS].extend(mount_fronts(settings, backends, edge_view(app)))
         try:
             yield
         finally:
@@ -123,8 +130,89 @@ def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIter
     return context
 
 
-def mount_fronts(settings: Settings, backends: Backends) -> list[Front]:
-    return [TfsFront(settings, backends)]
+_READINESS = {
+    "type": "object",
+    "properties": {
+        "ready": {"type": "boolean"},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["ready", "reasons"],
+}
+_ERROR = {
+    "description": "An error",
+    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _operation(name: str, summary: str, answers: dict[str, Any]) -> dict[str, Any]:
+    responses = {**answers, "4XX": _ERROR, "5XX": _ERROR}
+    return {
+        "get": {
+            "operationId": name,
+            "tags": ["operations"],
+            "summary": summary,
+            "responses": responses,
+        }
+    }
+
+
+def _json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+class Operations:
+    """The operational endpoints' part of the OpenAPI documents."""
+
+    def openapi_server(self) -> ApiPart:
+        healthz = {"type": "object", "properties": {"status": {"const": "ok"}}}
+        metrics_text = {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+        paths = {
+            HEALTHZ: _operation(
+                "healthz", "200 while the process runs", {"200": _json_answer("alive", healthz)}
+            ),
+            READYZ: _operation(
+                "readyz",
+                "Whether every backend answers and every configured model has an AVAILABLE version",
+                {
+                    "200": _json_answer("ready", _READINESS),
+                    "503": _json_answer("not ready", _READINESS),
+                },
+            ),
+            METRICS: _operation("metrics", "Prometheus metrics", {"200": metrics_text}),
+        }
+        tags = [{"name": "operations", "description": "Health, readiness and metrics"}]
+        return ApiPart(paths=paths, schemas={"Error": ERROR_SCHEMA}, tags=tags)
+
+    def openapi_model(self, subject: ApiSubject) -> ApiPart:
+        return ApiPart()
+
+
+def edge_view(app: web.Application) -> EdgeView:
+    """What the console may read of the edge: models seen answering, recent traffic,
+    and whether a principal may use a model."""
+    state, auth = app[EDGE], app[AUTH]
+
+    def may_use(principal: str, target: Target) -> bool:
+        try:
+            auth.authorize(principal, target)
+        except GatewayError:
+            return False
+        return True
+
+    return EdgeView(lambda: tuple(state.known_models), state.traffic.series, may_use)
+
+
+def mount_fronts(settings: Settings, backends: Backends, edge: EdgeView) -> list[Front]:
+    """The fronts in the order they are asked; the console first, because it owns a few
+    paths inside the TF Serving grammar's prefixes (``.../openapi.json``)."""
+    fronts: list[Front] = [TfsFront(settings, backends)]
+    if settings.console:
+        described = [f for f in fronts if isinstance(f, Described)]
+        fronts.insert(0, ConsoleFront(settings, backends, [*described, Operations()], edge))
+    return fronts
 
 
 async def on_startup(app: web.Application) -> None:

@@ -100,6 +100,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("cors_methods", str, "CORS: methods a browser may use"),
     Knob("cors_headers", str, "CORS: request headers a browser may send"),
     Knob("cors_max_age_s", int, "CORS: seconds a browser may cache a preflight answer"),
+    Knob("console", bool, "the web console (/console/), Swagger UI (/docs/) and OpenAPI documents"),
 )
 
 OPERATIONS_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -226,6 +227,7 @@ class Settings:
     cors_methods: str = "POST, GET"  # what TF Serving's CORS support allows
     cors_headers: str = "Content-Type, Authorization, X-API-Key, X-Request-ID"
     cors_max_age_s: int = 600
+    console: bool = True
     backends: Mapping[str, Backend] = field(default_factory=dict)
     models: Mapping[str, ModelRoute] = field(default_factory=dict)
     deployments: Mapping[str, Deployment] = field(default_factory=dict)

@@ -21,9 +21,11 @@ class Target:
 
 @dataclass(slots=True)
 class Call:
-    """Per-request context: the id sent to the ModelServer, and where time went."""
+    """Per-request context: the id sent to the ModelServer, who asks (None when auth is
+    off or the path is open), and where time went."""
 
     request_id: str | None = None
+    principal: str | None = None
     backend: str = ""
     phases: dict[str, float] = field(default_factory=dict)
 

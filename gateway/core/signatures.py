@@ -44,17 +44,64 @@ class ModelSignatures:
         return inputs
 
 
-def signatures_from_metadata(response: Any, now: float) -> ModelSignatures:
-    """Read a GetModelMetadataResponse's packed SignatureDefMap."""
+def signature_def_map(response: Any) -> Any:
+    """The SignatureDefMap packed in a GetModelMetadataResponse (empty when absent)."""
     sigmap = protos.SignatureDefMap()
     packed = response.metadata.get("signature_def")
     if packed is not None:
         packed.Unpack(sigmap)
+    return sigmap
+
+
+def signatures_from_metadata(response: Any, now: float) -> ModelSignatures:
+    """Read a GetModelMetadataResponse's packed SignatureDefMap."""
+    sigmap = signature_def_map(response)
     inputs = {
         name: {alias: info.dtype for alias, info in sigdef.inputs.items()}
         for name, sigdef in sigmap.signature_def.items()
     }
     return ModelSignatures(response.model_spec.version.value, inputs, now)
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """A signature tensor as its metadata declares it: dtype number and shape.
+
+    ``shape`` is None when the rank is unknown; -1 stands for an unknown dimension.
+    """
+
+    dtype: int
+    shape: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureSpec:
+    """One SignatureDef, for describing a model (documents, the console)."""
+
+    name: str
+    method_name: str
+    inputs: Mapping[str, TensorSpec]
+    outputs: Mapping[str, TensorSpec]
+
+
+def tensor_spec(info: Any) -> TensorSpec:
+    if not info.HasField("tensor_shape") or info.tensor_shape.unknown_rank:
+        return TensorSpec(info.dtype, None)
+    return TensorSpec(info.dtype, tuple(int(dim.size) for dim in info.tensor_shape.dim))
+
+
+def signature_specs_from_metadata(response: Any) -> dict[str, SignatureSpec]:
+    """Every SignatureDef of a GetModelMetadataResponse, with shapes, sorted by name."""
+    sigmap = signature_def_map(response)
+    return {
+        name: SignatureSpec(
+            name,
+            sigdef.method_name,
+            {alias: tensor_spec(info) for alias, info in sorted(sigdef.inputs.items())},
+            {alias: tensor_spec(info) for alias, info in sorted(sigdef.outputs.items())},
+        )
+        for name, sigdef in sorted(sigmap.signature_def.items())
+    }
 
 
 Fetch = Callable[[SpecKey], Awaitable[Any]]

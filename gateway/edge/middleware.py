@@ -25,6 +25,7 @@ from gateway.core.errors import GatewayError
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
 from gateway.edge.security import Authenticator, Cors, Unauthenticated
+from gateway.edge.traffic import RecentTraffic
 
 log = logging.getLogger("tfs_gateway")
 
@@ -42,6 +43,8 @@ class EdgeState:
     in_flight: int = 0
     draining: bool = False
     known_models: set[str] = field(default_factory=set)
+    # Requests to the model fronts (not the console's own), for the live panel.
+    traffic: RecentTraffic = field(default_factory=RecentTraffic)
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -133,7 +136,10 @@ def observe(
     target: Target | None = request.get("target")
     call: Call | None = request.get("call")
     verb = target.verb if target is not None else "other"
-    model = metric_model(request.app[EDGE], target, response.status)
+    state = request.app[EDGE]
+    model = metric_model(state, target, response.status)
+    if request.get("traffic"):
+        state.traffic.record(response.status, seconds)
     metrics.requests_by(model, verb, str(response.status)).inc()
     metrics.latency_by(verb).observe(seconds)
     phases = call.phases if call is not None else {}

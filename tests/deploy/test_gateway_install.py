@@ -138,6 +138,9 @@ def test_installed_gateway_serves_without_tensorflow(
     maps = Path(f"/proc/{proc.pid}/maps").read_text()
     assert "tensorflow" not in maps
     assert f"{venv}/lib" in maps  # the venv's own extension modules are the ones loaded
+    # The console's files are package data: served from the installed wheel.
+    assert get(base, "/console/").status == 200
+    assert len(get(base, "/docs/swagger-ui/swagger-ui-bundle.js").body) > 1_000_000
     assert run_healthcheck(venv, port) == 0
 
 

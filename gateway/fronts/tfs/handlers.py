@@ -22,7 +22,8 @@ from gateway.core.backends import Backends, Route
 from gateway.core.calls import Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError
 from gateway.core.signatures import ModelSignatures
-from gateway.fronts.tfs import urls
+from gateway.fronts import ApiPart, ApiSubject
+from gateway.fronts.tfs import openapi, urls
 
 LIST_MODELS = "list_models"
 
@@ -73,6 +74,12 @@ class TfsFront:
                 return Target("", LIST_MODELS)
             return urls.parse_tfs(method, raw)
         return urls.parse_paperspace(method, raw, self.deployment_models)
+
+    def openapi_server(self) -> ApiPart:
+        return openapi.server_part()
+
+    def openapi_model(self, subject: ApiSubject) -> ApiPart:
+        return openapi.model_part(subject)
 
     async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
         if target.verb == LIST_MODELS:
