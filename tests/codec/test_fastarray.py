@@ -232,7 +232,9 @@ DTYPE_SETS = st.one_of(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=600, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(body=bodies(), dtypes=DTYPE_SETS)
 def test_dense_path_matches_exact_path(body: bytes, dtypes: dict[str, int]) -> None:
     same_outcome(body, dtypes)
