@@ -42,7 +42,7 @@ from typing import Literal
 import numpy as np
 import simdjson
 
-__all__ = ["RETAIN_BYTES", "DenseArray", "Member", "dense_object_from_json"]
+__all__ = ["RETAIN_BYTES", "DenseArray", "Member", "dense_object_from_json", "regular_skeleton"]
 
 # The per-thread parser keeps buffers sized for the largest body it parsed;
 # bodies above this get a parser of their own, freed after use.
