@@ -15,6 +15,7 @@ import argparse
 import gc
 import statistics
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from functools import partial
@@ -30,9 +31,13 @@ Timing = dict[str, float]
 
 
 def measure(fn: Callable[[], object], min_repeat_s: float, repeats: int) -> Timing:
-    """Best and median seconds per call over ``repeats`` runs of ~``min_repeat_s`` each."""
+    """Best and median seconds per call over ``repeats`` runs of ~``min_repeat_s`` each.
+
+    Timed in this process's CPU time: the codec is single-threaded, and on a shared
+    machine wall time also counts the moments other processes hold the core.
+    """
     fn()  # warm caches and lazy imports
-    timer = timeit.Timer(fn)
+    timer = timeit.Timer(fn, timer=time.process_time)
     number, took = timer.autorange()
     number = max(1, int(number * min_repeat_s / max(took, 1e-9)))
     per_call = [t / number for t in timer.repeat(repeat=repeats, number=number)]

@@ -12,7 +12,21 @@ decimal exponent, checks the 6-digit round trip against the float's rounding
 interval, and writes characters into a fixed-width byte matrix whose unused
 cells are NUL; ``bytes.translate`` then deletes the NULs. Values whose digits
 float64 (or x87 long double) arithmetic cannot decide with margin, and float32
-subnormals, go through the exact per-value path.
+subnormals, go through the exact per-value path. float32 digits come from the
+bits: tables by exponent give the decimal exponent, the scale to 9 digits and
+half the gap to the neighbouring floats.
+
+float32 arrays mostly take a shorter way: once their digits are known, every
+value that TF Serving writes in fixed notation (decimal exponent -4 to the
+precision less one) is replaced by the double nearest its 6- or 9-digit
+decimal, and orjson writes the whole array. A decimal of at most 15 significant
+digits is the shortest text of its nearest double, and orjson's fixed notation
+(1e-5 up to 1e16, a ``.0`` after integers) covers that range, so the text is
+TF Serving's (an import-time probe checks this orjson's layout). The other
+values (scientific notation, NaN, Infinity) become a sentinel, NaN, which orjson
+writes ``null``, and their texts are spliced in: orjson writes each mantissa,
+a table gives the exponent. Beyond one such value in eight the byte matrix is
+cheaper.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import orjson
 
 __all__ = ["SMALL", "float_text", "float_texts", "nested_float_items", "nested_float_json"]
 
@@ -130,24 +145,32 @@ class _Digits:
 
     def __init__(self, flat: np.ndarray, f32: bool) -> None:
         self.p = 9 if f32 else 17
-        self.neg = np.signbit(flat)
-        self.nan = np.isnan(flat)
-        self.inf = np.isinf(flat)
-        finite = ~(self.nan | self.inf)
-        absval = np.abs(flat.astype(np.float64))
-        self.zero = absval == 0
-        if f32:
-            n, e, precision, slow = _digits_f32(flat, absval)
-        else:
-            n, e, precision, slow = _digits_f64(absval)
-        slow &= finite & ~self.zero
+        parts = _digits_f32(flat) if f32 else _digits_f64(flat)
+        self.neg, self.nan, self.inf, self.zero, n, e, precision, slow = parts
         for i in np.flatnonzero(slow):
-            n[i], e[i], precision[i] = _exact_digits(float(absval[i]), f32, self.p)
-        plain = ~finite | self.zero
-        n[plain] = 0
-        e[plain] = 0
-        precision[plain] = 6
+            n[i], e[i], precision[i] = _exact_digits(abs(float(flat[i])), f32, self.p)
         self.n, self.e, self.precision = n, e, precision
+
+
+_AllParts = tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]
+
+
+def _digits_f64(flat: np.ndarray) -> _AllParts:
+    neg = np.signbit(flat)
+    nan = np.isnan(flat)
+    inf = np.isinf(flat)
+    finite = ~(nan | inf)
+    absval = np.abs(flat)
+    zero = absval == 0
+    n, e, precision, slow = _digits_f64_normal(absval)
+    slow &= finite & ~zero
+    plain = ~finite | zero
+    n[plain] = 0
+    e[plain] = 0
+    precision[plain] = 6
+    return neg, nan, inf, zero, n, e, precision, slow
 
 
 _POW_OFFSET = 400
@@ -180,21 +203,100 @@ def _decimal_exponent(work: np.ndarray, digits: int) -> np.ndarray:
     return e
 
 
-def _digits_f32(flat: np.ndarray, absval: np.ndarray) -> _Parts:
-    normal = np.isfinite(absval) & (absval >= _F32_MIN_NORMAL)
-    work = np.where(normal, absval, 1.0)
-    e = _decimal_exponent(work, 9)
-    y9, tie9 = _round_scaled(work, e, 9)
+def _f32_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tables by biased float32 exponent b, and by 2 * b + (the value is at or above
+    the power of ten inside its binade): the bits of the smallest float32 at or above
+    that power (the next binade's start when there is none), the decimal exponent e,
+    10**(8 - e), and half an ulp times 10**(5 - e), as doubles."""
+    threshold = np.full(256, 0x7F800000, np.uint32)
+    exponent = np.zeros(512, np.int64)
+    scale9 = np.ones(512)
+    half6 = np.zeros(512)
+    for biased in range(1, 255):
+        low = Fraction(2) ** (biased - 127)
+        k = math.floor(math.log10(low))
+        k += (Fraction(10) ** (k + 1) <= low) - (Fraction(10) ** k > low)
+        threshold[biased] = _f32_bits_at_or_above(min(Fraction(10) ** (k + 1), low * 2))
+        for above in (0, 1):
+            e = k + above
+            exponent[2 * biased + above] = e
+            scale9[2 * biased + above] = 10.0 ** (8 - e) if e <= 8 else 1 / 10.0 ** (e - 8)
+            half6[2 * biased + above] = 2.0 ** (biased - 151) * 10.0 ** (5 - e)
+    return threshold, exponent, scale9, half6
+
+
+def _f32_bits_at_or_above(bound: Fraction) -> int:
+    if bound >= Fraction(2) ** 128:
+        return 0x7F800000  # above every finite float32
+    with np.errstate(over="ignore"):
+        f = np.float32(float(bound))
+    while Fraction(float(f)) < bound:
+        f = np.nextafter(f, np.float32(np.inf))
+    while Fraction(float(np.nextafter(f, np.float32(0)))) >= bound:
+        f = np.nextafter(f, np.float32(0))
+    return int(np.array(f).view(np.uint32))
+
+
+_F32_THRESHOLD, _F32_EXPONENT, _F32_SCALE9, _F32_HALF6 = _f32_tables()
+_U32 = np.uint32
+
+
+def _digits_f32(flat: np.ndarray) -> _AllParts:
+    """Digits from the float32 bits: the decimal exponent by table, one scaling to
+    9 digits in float64, and the 6-digit round trip against half the gap to the
+    neighbouring float32 (a quarter below a power of two), all in units of y6."""
+    bits = flat.view(np.uint32)
+    mag = bits & _U32(0x7FFFFFFF)
+    biased = mag >> _U32(23)
+    index = (biased << _U32(1)) + (mag >= _F32_THRESHOLD[biased])
+    e = _F32_EXPONENT[index]
+    y9 = mag.view(np.float32).astype(np.float64) * _F32_SCALE9[index]
+    n9 = np.rint(y9)
     y6 = y9 * 1e-3  # one more rounding (< 1e-10 here), well inside the margins
-    # 6-digit round trip: |D6 - x| against half the gap to the neighbouring float32,
-    # in the units of y6 (below a power of two the gap is half as wide).
-    mag = np.abs(flat.astype(np.float32))
-    scale = _pow10(5 - e, np.dtype(np.float64)) / 2
-    below, above = _gaps(mag, _is_pow2(mag.view(np.uint32), 23))
-    return _choose(y6, y9, e, below * scale, above * scale, tie9, normal, 9)
+    n6 = np.rint(y6)
+    dist = y6 - n6  # > 0: the 6-digit decimal is below the value
+    pow2 = ((mag & _U32(0x7FFFFF)) == 0) & (biased > 1)
+    half = _F32_HALF6[index]
+    half = np.where(pow2 & (dist > 0), half * 0.5, half)
+    dist = np.abs(dist)
+    short = dist < half
+    rt_margin, tie_margin = _MARGINS[9]
+    slow = (np.abs(dist - half) < rt_margin) | (
+        ~short & (np.abs(np.abs(y9 - n9) - 0.5) < tie_margin)
+    )
+    n = np.where(short, n6 * 1000, n9)
+    carry = n >= 1e9  # rounding up to 10**9 moves the exponent
+    if carry.any():
+        n = np.where(carry, 1e8, n)
+        e = e + carry
+    precision = np.where(short, 6, 9)
+    if biased.min() == 0 or biased.max() == 255:
+        return _f32_specials(bits, mag, biased, n, e, precision, slow)
+    none = np.zeros(len(flat), bool)
+    return bits > 0x7FFFFFFF, none, none, none, n, e, precision, slow
 
 
-def _digits_f64(absval: np.ndarray) -> _Parts:
+def _f32_specials(
+    bits: np.ndarray,
+    mag: np.ndarray,
+    biased: np.ndarray,
+    n: np.ndarray,
+    e: np.ndarray,
+    precision: np.ndarray,
+    slow: np.ndarray,
+) -> _AllParts:
+    """Zeros, NaN and Infinity are written from flags; subnormals take the exact path."""
+    zero = mag == 0
+    normal = (biased != 0) & (biased != 255)
+    n = np.where(normal, n, 0.0)
+    e = np.where(normal, e, 0)
+    precision = np.where(normal, precision, 6)
+    slow = np.where(normal, slow, ~zero & (biased == 0))
+    nan = (biased == 255) & (mag != 0x7F800000)
+    return bits > 0x7FFFFFFF, nan, mag == 0x7F800000, zero, n, e, precision, slow
+
+
+def _digits_f64_normal(absval: np.ndarray) -> _Parts:
     normal = np.isfinite(absval) & (absval >= _F64_MIN_NORMAL)
     if not _LONG_DOUBLE_OK:
         zeros = np.zeros(absval.shape, np.int64)
@@ -308,10 +410,17 @@ def _chars(mask: np.ndarray, char: str) -> np.ndarray:
     return mask.view(np.uint8) * _U8(ord(char))
 
 
-def _text_matrix(flat: np.ndarray, f32: bool, bracket_rank: int) -> tuple[np.ndarray, _Layout]:
-    """The text cells, built transposed: row c holds column c of every value's text."""
+def _digits(flat: np.ndarray, f32: bool) -> _Digits:
     with np.errstate(all="ignore"):  # NaN/Inf lanes compute garbage that is masked out
-        d = _Digits(flat, f32)
+        return _Digits(flat, f32)
+
+
+def _text_matrix(
+    flat: np.ndarray, f32: bool, bracket_rank: int, d: _Digits | None = None
+) -> tuple[np.ndarray, _Layout]:
+    """The text cells, built transposed: row c holds column c of every value's text."""
+    if d is None:
+        d = _digits(flat, f32)
     p = d.p
     lay = _Layout(bracket_rank, p)
     t = np.zeros((lay.width, len(flat)), np.uint8)
@@ -387,7 +496,13 @@ def _text(t: np.ndarray) -> bytes:
 def nested_float_json(arr: np.ndarray) -> bytes:
     """JSON text of a non-empty float32/float64 array as nested lists (a bare value at rank 0)."""
     flat = np.ascontiguousarray(arr).reshape(-1)
-    m, lay = _text_matrix(flat, arr.dtype == np.float32, arr.ndim)
+    f32 = arr.dtype == np.float32
+    d = _digits(flat, f32)
+    if f32 and arr.ndim and _ORJSON_LAYOUT_OK:
+        text = _via_orjson(d, arr.shape)
+        if text is not None:
+            return text
+    m, lay = _text_matrix(flat, f32, arr.ndim, d)
     _fill_structure(m, lay, arr.shape, items=False)
     return _text(m)
 
@@ -398,3 +513,78 @@ def nested_float_items(arr: np.ndarray) -> list[bytes]:
     m, lay = _text_matrix(flat, arr.dtype == np.float32, arr.ndim - 1)
     _fill_structure(m, lay, arr.shape[1:], items=True)
     return _text(m).split(ITEM_SEPARATOR)[:-1]
+
+
+# ---------------------------------------------------------------------------
+# float32 through orjson.
+
+_POW10_FIXED = np.array([10.0**k for k in range(13)])  # exact below 2**53
+_SENTINEL = math.nan  # orjson writes "null", which no number's text holds
+_SENTINEL_TEXT = b"null"
+_MOST_SPLICED = 8  # 1 value in 8 written apart at most; beyond, the byte matrix is cheaper
+_EXP_OFFSET = 64
+# "e-05", "e+38": the exponent of %g's scientific notation, by exponent + offset.
+_EXP_TEXTS = np.array([b"e%+03d" % (k - _EXP_OFFSET) for k in range(2 * _EXP_OFFSET)], object)
+
+
+def _orjson_layout_ok() -> bool:
+    """Whether this orjson writes doubles in fixed notation as %g does, and the sentinel."""
+    probe = {
+        0.0001: b"0.0001",
+        0.000123456789: b"0.000123456789",
+        -0.0025: b"-0.0025",
+        1.0: b"1.0",
+        9.5: b"9.5",
+        99999.5: b"99999.5",
+        123456789.0: b"123456789.0",
+        -0.0: b"-0.0",
+    }
+    values = np.array([*probe, _SENTINEL])
+    written = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    return written == b"[" + b",".join([*probe.values(), _SENTINEL_TEXT]) + b"]"
+
+
+_ORJSON_LAYOUT_OK = _orjson_layout_ok()
+
+
+def _via_orjson(d: _Digits, shape: tuple[int, ...]) -> bytes | None:
+    """Fixed-notation values as the doubles nearest their decimals, written by orjson;
+    the others (scientific notation, NaN, Infinity) spliced in at sentinels."""
+    fixed = (d.e >= -4) & (d.e < d.precision) & ~(d.nan | d.inf)
+    spliced = np.flatnonzero(~fixed)
+    if len(spliced) * _MOST_SPLICED > len(fixed):
+        return None
+    # n < 2**30 and 10**(8-e) are exact: one correctly rounded division.
+    values = d.n / _POW10_FIXED[np.where(fixed, 8 - d.e, 0)]
+    values = np.where(d.neg, -values, values)
+    if len(spliced):
+        values[spliced] = _SENTINEL
+    text = orjson.dumps(values.reshape(shape), option=orjson.OPT_SERIALIZE_NUMPY)
+    if not len(spliced):
+        return text
+    pieces = text.split(_SENTINEL_TEXT)
+    if len(pieces) != len(spliced) + 1:
+        return None
+    parts: list[bytes] = [b""] * (3 * len(spliced) + 1)
+    parts[0::3] = pieces
+    parts[1::3], parts[2::3] = _scientific_parts(d, spliced)
+    return b"".join(parts)
+
+
+def _scientific_parts(d: _Digits, where: np.ndarray) -> tuple[list[bytes], list[bytes]]:
+    """Mantissa and exponent texts of the values at ``where`` ("-1.5" and "e-07").
+
+    The mantissa n / 10**8 lies in [1, 10): orjson writes it in fixed notation,
+    and %g leaves out the ".0" of a one-digit mantissa. NaN and Infinity get an
+    empty mantissa (or "-") and their token.
+    """
+    n = d.n[where]
+    mantissas = np.where(d.neg[where], -n, n) / 1e8
+    written = orjson.dumps(mantissas, option=orjson.OPT_SERIALIZE_NUMPY)
+    heads = written.replace(b".0,", b",").replace(b".0]", b"]")[1:-1].split(b",")
+    tails = _EXP_TEXTS[d.e[where] + _EXP_OFFSET].tolist()
+    for i in np.flatnonzero(d.nan[where] | d.inf[where]).tolist():
+        value = where[i]
+        heads[i] = b"-" if d.inf[value] and d.neg[value] else b""
+        tails[i] = b"NaN" if d.nan[value] else b"Infinity"
+    return heads, tails

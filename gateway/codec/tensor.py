@@ -47,6 +47,7 @@ __all__ = [
     "is_b64_object",
     "json_type",
     "tensor_from_json",
+    "tensor_from_ndarray",
     "tensor_items_json",
     "tensor_json",
     "tensor_to_ndarray",
@@ -231,6 +232,26 @@ def _numeric_fast(value: Any, dt: DType, bools_possible: bool) -> JsonTensor | N
         arr = np.array(value)
     except (ValueError, OverflowError):
         return None
+    tensor = _array_tensor(arr, dt)
+    # numpy folds booleans into numeric arrays: a numeric tensor must not hide one.
+    if tensor is not None and arr.dtype.kind != "b" and bools_possible and _has_bool(value):
+        return None
+    return tensor
+
+
+def tensor_from_ndarray(arr: np.ndarray, dtype: int) -> JsonTensor | None:
+    """Convert JSON numbers already in an int64, uint64 or float64 array (compatibility.md §4.3).
+
+    None where the dtype refuses some value (a decimal for an integer dtype, an
+    integer out of range) or is not numeric: the exact walk then decides.
+    """
+    dt = dtype_of(dtype)
+    if not dt.json_in or dt.numpy is None:
+        return None
+    return _array_tensor(arr, dt)
+
+
+def _array_tensor(arr: np.ndarray, dt: DType) -> JsonTensor | None:
     assert dt.numpy is not None
     if arr.size == 0:
         if arr.dtype.kind not in "fiub":
@@ -240,9 +261,9 @@ def _numeric_fast(value: Any, dt: DType, bools_possible: bool) -> JsonTensor | N
     if dt.name == "bool":
         ok = kind == "b"
     elif dt.name in ("float", "double"):
-        ok = kind in "fiu" and not (bools_possible and _has_bool(value))
+        ok = kind in "fiu"
     else:
-        ok = kind in "iu" and _in_range(arr, dt.name) and not (bools_possible and _has_bool(value))
+        ok = kind in "iu" and _in_range(arr, dt.name)
     if not ok:
         return None
     flat = arr.reshape(-1)

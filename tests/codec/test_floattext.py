@@ -8,6 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from gateway.codec import floattext
 from gateway.codec.floattext import float_text, float_texts, nested_float_items, nested_float_json
 
 
@@ -151,3 +152,52 @@ def test_per_value_path_decides_float32_ties_exactly() -> None:
     # 16777217 is halfway between the float32s 16777216 and 16777218.
     ties = np.array([16777216.0, 16777218.0, 3.0e10, 1.0e10, 33554436.0], dtype=np.float32)
     assert float_texts(ties, f32=True) == [reference(float(v), True).encode() for v in ties]
+
+
+# The orjson route for float32 (fixed-notation values written by orjson, the rest
+# spliced in) must write exactly what the reference writes.
+
+
+def _fixed_range_f32(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Values TF Serving writes in fixed notation: 9- and 6-digit ones, integers, zeros."""
+    decades = 10.0 ** rng.integers(-4, 6, count)  # [1e-4, 1e6): fixed at either precision
+    values = (1 + 9 * rng.random(count)) * decades * rng.choice([-1, 1], count)
+    rounded = np.round(rng.random(count) * 1e5) / 10.0 ** rng.integers(0, 5, count)
+    integers = rng.integers(-(10**6), 10**6, count).astype(np.float64)
+    picked = rng.integers(0, 3, count)
+    out = np.choose(picked, [values, rounded, integers]).astype(np.float32)
+    out[rng.random(count) < 0.05] = 0.0
+    out[rng.random(count) < 0.01] = -0.0
+    return out
+
+
+def _spliced_f32(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Values written apart: scientific notation, NaN, infinities, subnormals, extremes."""
+    specials = np.array(
+        [np.nan, np.inf, -np.inf, 1e6, -1e6, 1e-5, 9.99999e-5, 1e-45, -1.2e-38, 3.4028235e38],
+        np.float32,
+    )
+    wide = (rng.standard_normal(count) * 10.0 ** rng.integers(-44, 38, count)).astype(np.float32)
+    return np.concatenate([specials, wide])[rng.integers(0, len(specials) + count, count)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("shape", [(2000,), (250, 8), (20, 10, 10)])
+def test_float32_orjson_route(seed: int, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(seed)
+    size = math.prod(shape)
+    arr = _fixed_range_f32(rng, size)
+    spliced = rng.random(size) < [0.0, 0.001, 0.01, 0.05, 0.1, 0.12][seed]
+    arr[spliced] = _spliced_f32(rng, int(spliced.sum()))
+    arr = arr.reshape(shape)
+    assert floattext._via_orjson(floattext._digits(arr.reshape(-1), True), shape) is not None
+    with np.errstate(over="ignore"):  # the reference steps past the largest float32
+        assert nested_float_json(arr) == _ref_json(arr)
+
+
+def test_float32_many_spliced_values_take_the_byte_matrix() -> None:
+    rng = np.random.default_rng(3)
+    arr = _spliced_f32(rng, 3000)
+    assert floattext._via_orjson(floattext._digits(arr, True), arr.shape) is None
+    with np.errstate(over="ignore"):
+        assert nested_float_json(arr) == _ref_json(arr)

@@ -30,6 +30,7 @@ from gateway.codec.tensor import (
     tensor_json,
     tensor_to_ndarray,
 )
+from gateway.codec.tfs.dense import DenseBody, dense_body_from_json, dense_inputs_from_json
 from gateway.core.errors import GatewayError, invalid_argument
 
 __all__ = [
@@ -43,8 +44,9 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class PredictBody:
     signature_name: str  # "" when absent
-    doc: dict[str, Any]  # the parsed top-level object
+    doc: dict[str, Any]  # the parsed top-level object; empty when ``dense`` holds the inputs
     bools_possible: bool = True  # False: the body has no true/false token (fast path hint)
+    dense: DenseBody | None = None  # regular numeric arrays, read without Python values
 
 
 def parse_object(body: bytes) -> dict[str, Any]:
@@ -65,8 +67,18 @@ def signature_name_from(doc: dict[str, Any]) -> str:
     return name if isinstance(name, str) else name.decode("utf-8", "surrogateescape")
 
 
-def predict_body_from_json(body: bytes) -> PredictBody:
-    """compatibility.md §2, step 2: JSON parse, top-level object, ``signature_name`` type."""
+def predict_body_from_json(body: bytes, dense: bool = True) -> PredictBody:
+    """compatibility.md §2, step 2: JSON parse, top-level object, ``signature_name`` type.
+
+    ``dense=False`` always takes the exact path (the reference of the dense one).
+    """
+    fast = dense_body_from_json(body) if dense else None
+    if fast is not None:
+        return PredictBody(fast.signature_name, {}, False, fast)
+    return _parsed_body(body)
+
+
+def _parsed_body(body: bytes) -> PredictBody:
     doc = parse_object(body)
     return PredictBody(signature_name_from(doc), doc, may_have_bools(body))
 
@@ -75,6 +87,11 @@ def predict_inputs_from_json(
     body: PredictBody, input_dtypes: Mapping[str, int]
 ) -> tuple[dict[str, Any], bool]:
     """compatibility.md §2, step 4: ({alias: TensorProto}, columnar) for the signature's inputs."""
+    if body.dense is not None:
+        tensors = dense_inputs_from_json(body.dense, input_dtypes)
+        if tensors is not None:
+            return tensors, body.dense.columnar
+        body = _parsed_body(body.dense.body)
     doc = body.doc
     has_instances = "instances" in doc
     has_inputs = "inputs" in doc
