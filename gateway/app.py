@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web import ContentCoding
 from aiohttp.web_runner import GracefulExit
 
 from gateway.codec.schema import ERROR_SCHEMA
@@ -35,13 +36,13 @@ from gateway.edge.middleware import (
     SETTINGS,
     EdgeState,
     ProtocolErrorFilter,
+    accepts_gzip,
     authenticate,
     edge,
     error_response,
     json_response,
     preflight,
     read_body,
-    request_id_of,
 )
 from gateway.edge.security import Authenticator, Cors
 from gateway.fronts import ApiPart, ApiSubject, Described, Front, PublicPaths
@@ -77,21 +78,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         request.app[AUTH].authorize(principal, target)
     settings = request.app[SETTINGS]
     body = await read_body(request, settings) if request.method == "POST" else b""
-    request_id = request["request_id"] = request_id_of(request)
-    call = request["call"] = Call(request_id=request_id, principal=principal)
+    call = request["call"] = Call(request_id=request["request_id"], principal=principal)
     try:
         reply = await front.handle(target, incoming, body, call)
     finally:
         request["backend"] = call.backend
-    return http_response(reply, request_id, settings)
+    return http_response(reply, request.headers.get("Accept-Encoding", ""), settings)
 
 
-def http_response(reply: Reply, request_id: str, settings: Settings) -> web.Response:
+def http_response(reply: Reply, accept_encoding: str, settings: Settings) -> web.Response:
+    """The front's reply; gzip-encoded when it is large and the client accepts gzip."""
     response = web.Response(body=reply.body, status=reply.status, headers=reply.headers)
     response.headers["Content-Type"] = reply.content_type
-    response.headers["X-Request-ID"] = request_id
-    if len(reply.body) >= settings.gzip_min_bytes:
-        response.enable_compression(strategy=zlib.Z_DEFAULT_STRATEGY)
+    if len(reply.body) >= settings.gzip_min_bytes and accepts_gzip(accept_encoding):
+        response.enable_compression(ContentCoding.gzip, zlib.Z_DEFAULT_STRATEGY)
     return response
 
 
@@ -246,8 +246,17 @@ async def flush_access_log(app: web.Application) -> None:
     app[ACCESS_LOG].flush()
 
 
+# Request lines of at least 64 KiB parse, so a long model name gets the JSON 404 of any
+# unknown model rather than aiohttp's "line too long" (header lines keep aiohttp's 8190).
+MAX_REQUEST_LINE_BYTES = 128 * 1024
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[edge],
+        handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
+    )
     app[SETTINGS] = settings
     app[AUTH] = Authenticator(settings)
     app[CORS] = Cors(settings)

@@ -114,8 +114,10 @@ def run_worker(settings: Settings) -> None:
     from aiohttp import web
 
     from gateway.app import create_app
+    from gateway.edge.middleware import answer_protocol_errors_in_json
 
     configure_logging(settings)
+    answer_protocol_errors_in_json()
     web.run_app(
         create_app(settings),
         host=settings.host,

@@ -39,8 +39,8 @@ class Backend:
         self.client = client
         self.signatures = SignatureCache(self._fetch_metadata, signature_ttl_s)
 
-    async def _fetch_metadata(self, key: SpecKey) -> Any:
-        return await self.client.get_model_metadata(metadata_request(*key))
+    async def _fetch_metadata(self, key: SpecKey, **call_options: Any) -> Any:
+        return await self.client.get_model_metadata(metadata_request(*key), **call_options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,11 @@ class Backends:
         kw = {"request_id": call.request_id, "timeout_s": timeout}
         return Route(self.by_name[name], target, call, kw)
 
+    def metadata_kw(self, route: Route) -> dict[str, Any]:
+        """The call options of a signature fetch: the model's metadata deadline, the request id."""
+        timeout = self.settings.timeout_for(route.target.model, "metadata", route.backend.name)
+        return {"request_id": route.call.request_id, "timeout_s": timeout}
+
     # --- signatures ---------------------------------------------------------------
 
     async def signatures(self, route: Route) -> ModelSignatures:
@@ -100,18 +105,22 @@ class Backends:
         sigs = route.backend.signatures.peek(route.spec)
         if sigs is None:
             with route.call.phase("backend"):
-                sigs = await route.backend.signatures.get(route.spec)
+                sigs = await route.backend.signatures.get(route.spec, **self.metadata_kw(route))
         return sigs
 
     async def fresher_signatures(
         self, route: Route, stale: ModelSignatures, error: GatewayError, signature_name: str
     ) -> ModelSignatures | None:
-        """After a failed call: newer signatures when they may explain the error, else None."""
+        """After a failed call: newer signatures when they may explain the error, else None.
+
+        Signatures fetched after this request arrived are as new as any: fetching again
+        would not help. Older ones may describe a version that is gone.
+        """
         cache = route.backend.signatures
-        if error.code not in _STALE_SUSPECTS or cache.is_fresh(stale):
+        if error.code not in _STALE_SUSPECTS or stale.fetched_at >= route.call.started:
             return None
         with route.call.phase("backend"):
-            fresh = await cache.get(route.spec, refresh=True)
+            fresh = await cache.get(route.spec, refresh=True, **self.metadata_kw(route))
         name = signature_name or DEFAULT_SIGNATURE
         return None if fresh.inputs.get(name) == stale.inputs.get(name) else fresh
 
