@@ -9,6 +9,8 @@ takes its behaviour from the model name, so one server covers every case:
 - ``abort.<CODE>``: every call fails with that gRPC status code, e.g. ``abort.NOT_FOUND``.
 - ``sleep.<seconds>``: Predict waits that long before answering.
 - ``slowmeta.<seconds>``: GetModelMetadata waits that long before answering.
+- ``renamed``: like ``ok``, but its input is named by ``FakeBackend.renamed_input``
+  (change it to play a new model version with other signatures).
 
 Predict and GetModelMetadata record the ``x-request-id`` metadata they receive.
 
@@ -64,6 +66,7 @@ class FakeBackend:
         self.predict_calls = 0
         self.request_ids: list[str] = []
         self.metadata_request_ids: list[str] = []
+        self.renamed_input = "x"
         self._canned = canned_outputs()
 
     def predict(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -81,8 +84,9 @@ class FakeBackend:
         sigmap = protos.SignatureDefMap()
         sig = sigmap.signature_def["serving_default"]
         sig.method_name = "tensorflow/serving/predict"
-        sig.inputs["x"].name = "x:0"
-        sig.inputs["x"].dtype = DT_FLOAT
+        alias = self.renamed_input if request.model_spec.name == "renamed" else "x"
+        sig.inputs[alias].name = f"{alias}:0"
+        sig.inputs[alias].dtype = DT_FLOAT
         sig.outputs["y"].name = "y:0"
         sig.outputs["y"].dtype = DT_FLOAT
         response = protos.GetModelMetadataResponse()

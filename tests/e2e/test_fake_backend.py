@@ -122,6 +122,18 @@ def test_signature_fetch_sends_the_request_id(
     assert "meta-7" in backend[1].metadata_request_ids
 
 
+def test_signatures_fetched_before_a_request_are_refetched_when_it_fails(
+    gw: str, backend: tuple[str, fake_backend.FakeBackend]
+) -> None:
+    """However soon after the last fetch the model changes, the next request that fails
+    on the cached signatures fetches them again and succeeds (no time window)."""
+    state = backend[1]
+    assert post(gw, "/v1/models/renamed:predict", {"instances": [{"x": 1.0}]}).status == 200
+    state.renamed_input = "images"  # a new version, milliseconds later
+    reply = post(gw, "/v1/models/renamed:predict", {"instances": [{"images": 1.0}]})
+    assert reply.status == 200, reply.body
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

@@ -7,16 +7,17 @@ import json
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import fake_backend
 from tests.gateway_proc import free_port, running_gateway
 from tests.http import Reply, get, post
+from tests.servers import wait_for
 
 ROW = {"instances": [[0.25] * 8]}
 
@@ -80,12 +81,7 @@ def test_backend_restart_recovers_without_restarting_the_gateway() -> None:
             down = post(url, "/v1/models/ok:predict", ROW)
             assert down.status == 503 and "error" in down.json()
             backend = fake_backend.spawn(port)
-            deadline = time.monotonic() + 15
-            status = 0
-            while time.monotonic() < deadline and status != 200:
-                status = post(url, "/v1/models/ok:predict", ROW).status
-                time.sleep(0.1)
-            assert status == 200
+            wait_for(lambda: post(url, "/v1/models/ok:predict", ROW).status == 200, timeout_s=15)
     finally:
         if backend.poll() is None:
             kill(backend)
@@ -179,8 +175,19 @@ def test_metrics_and_access_log_show_what_happened(
     for phase in ("decode", "backend", "encode"):
         assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="predict"}}' in text
     assert "tfs_gateway_in_flight_requests" in text
-    time.sleep(0.2)
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+
+    def access_lines() -> list[dict[str, Any]]:
+        text = log_path.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def logged() -> bool:  # the log line is written after the answer: wait for it
+        records = access_lines()
+        return any(r["id"] == "trace-me" for r in records) and any(
+            r["status"] == 504 for r in records
+        )
+
+    wait_for(logged)
+    lines = access_lines()
     mine = [line for line in lines if line["id"] == "trace-me"]
     assert len(mine) == 1
     record = mine[0]
@@ -192,19 +199,20 @@ def test_metrics_and_access_log_show_what_happened(
 
 
 def test_sigterm_during_load_answers_every_accepted_request() -> None:
-    server, port, _ = fake_backend.serve()
+    server, port, state = fake_backend.serve(workers=16)
     try:
         with running_gateway(
-            f"--model-server=127.0.0.1:{port}", "--workers=1", "--drain-delay-s=0.5"
+            f"--model-server=127.0.0.1:{port}", "--workers=1", "--drain-delay-s=1"
         ) as (proc, url):
             with ThreadPoolExecutor(12) as pool:
                 futures = [
                     pool.submit(post, url, "/v1/models/sleep.1:predict", ROW) for _ in range(12)
                 ]
-                time.sleep(0.4)  # all twelve are accepted and waiting on the backend
+                # All twelve are accepted once all twelve wait on the backend.
+                wait_for(lambda: state.predict_calls == 12, timeout_s=20, interval_s=0.02)
                 proc.send_signal(signal.SIGTERM)
-                time.sleep(0.1)
-                assert get(url, "/readyz").status == 503  # readiness fails first
+                # Readiness fails first, well before the port closes after the drain delay.
+                wait_for(lambda: get(url, "/readyz").status == 503, timeout_s=1.5)
                 replies = [f.result() for f in futures]
             assert [r.status for r in replies] == [200] * 12
             assert proc.wait(20) == 0
