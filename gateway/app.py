@@ -22,6 +22,7 @@ from gateway.config import Settings
 from gateway.core.backends import Backends
 from gateway.core.calls import Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError
+from gateway.core.health import HealthBoard
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
 from gateway.edge.middleware import (
@@ -116,11 +117,13 @@ async def readiness(request: web.Request) -> web.Response:
     )
 
 
-def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+def backend_context(
+    settings: Settings, health: HealthBoard | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """The backends' channels and the fronts over them live as long as the app."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        app[BACKENDS] = backends = Backends(settings)
+        app[BACKENDS] = backends = Backends(settings, health)
         app[FRONTS].extend(mount_fronts(settings, backends, edge_view(app)))
         try:
             yield
@@ -251,7 +254,8 @@ async def flush_access_log(app: web.Application) -> None:
 MAX_REQUEST_LINE_BYTES = 128 * 1024
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, health: HealthBoard | None = None) -> web.Application:
+    """The app; ``health`` is the workers' shared view of the backends (core.health)."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[edge],
@@ -265,7 +269,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.access_log:
         app[ACCESS_LOG] = AccessLog()
         app.on_cleanup.append(flush_access_log)
-    app.cleanup_ctx.append(backend_context(settings))
+    app.cleanup_ctx.append(backend_context(settings, health))
     app.on_startup.append(on_startup)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

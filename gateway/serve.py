@@ -33,6 +33,8 @@ from gateway.config import (
     knob_defaults,
 )
 from gateway.core import embedded
+from gateway.core.backends import probe_backends
+from gateway.core.health import HealthBoard
 from gateway.core.ports import ListenError, check_can_listen, os_reason
 from gateway.edge.security import server_ssl_context
 
@@ -115,26 +117,26 @@ def configure_logging(settings: Settings) -> None:
         protocol.addFilter(ProtocolErrorFilter())
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, health: HealthBoard | None = None) -> None:
     """One gateway process; several of them share the port through SO_REUSEPORT."""
     from gateway.edge.middleware import answer_protocol_errors_in_json
 
     configure_logging(settings)
     answer_protocol_errors_in_json()
     try:
-        serve_forever(settings)
+        serve_forever(settings, health)
     except OSError as exc:  # taken between the check in main() and now
         where = f"{settings.host}:{settings.port}"
         raise ListenError(f"cannot listen on {where}: {os_reason(exc)}") from None
 
 
-def serve_forever(settings: Settings) -> None:
+def serve_forever(settings: Settings, health: HealthBoard | None) -> None:
     from aiohttp import web
 
     from gateway.app import create_app
 
     web.run_app(
-        create_app(settings),
+        create_app(settings, health),
         host=settings.host,
         port=settings.port,
         ssl_context=server_ssl_context(settings),  # built per worker: contexts do not pickle
@@ -154,9 +156,11 @@ def serve_forever(settings: Settings) -> None:
 
 
 class Workers:
-    """Forked workers, each waiting on a pipe for the settings it is to run."""
+    """Forked workers, each waiting on a pipe for the settings it is to run; they share
+    the supervisor's health board (shared memory made before the fork)."""
 
-    def __init__(self) -> None:
+    def __init__(self, health: HealthBoard) -> None:
+        self.health = health
         self.pids: list[int] = []
         self.pipes: list[int] = []
 
@@ -168,7 +172,7 @@ class Workers:
                 os.close(write_end)
                 for fd in self.pipes:  # the other workers' pipes are not this one's
                     os.close(fd)
-                os._exit(_worker_exit_code(read_end))
+                os._exit(_worker_exit_code(read_end, self.health))
             os.close(read_end)
             self.pids.append(pid)
             self.pipes.append(write_end)
@@ -234,11 +238,11 @@ class Workers:
         return status
 
 
-def _worker_exit_code(read_end: int) -> int:
+def _worker_exit_code(read_end: int, health: HealthBoard) -> int:
     """Whatever happens in a forked worker ends in its exit status: an exception must
     never unwind into the supervisor's code that the fork copied."""
     try:
-        return _worker_main(read_end)
+        return _worker_main(read_end, health)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -246,7 +250,7 @@ def _worker_exit_code(read_end: int) -> int:
         return 1
 
 
-def _worker_main(read_end: int) -> int:
+def _worker_main(read_end: int, health: HealthBoard) -> int:
     """A forked worker: start-up failures are one line and exit status 1."""
     # Until the app installs its draining handlers, a signal simply ends a worker.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -256,7 +260,7 @@ def _worker_main(read_end: int) -> int:
     if not payload:
         return 0
     try:
-        run_worker(pickle.loads(payload))
+        run_worker(pickle.loads(payload), health)
     except ListenError as exc:
         print(f"tfs-gateway: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -264,7 +268,7 @@ def _worker_main(read_end: int) -> int:
 
 
 @contextmanager
-def forked_workers(settings: Settings) -> Iterator[Workers | None]:
+def forked_workers(settings: Settings, health: HealthBoard) -> Iterator[Workers | None]:
     """Fork ``settings.workers`` waiting workers (None for one worker: it runs in-process)."""
     if settings.workers == 1:
         yield None
@@ -275,7 +279,7 @@ def forked_workers(settings: Settings) -> Iterator[Workers | None]:
 
         gc.collect()
         gc.freeze()
-        workers = Workers()
+        workers = Workers(health)
         try:
             workers.fork(settings.workers)
             yield workers
@@ -307,13 +311,15 @@ def run(settings: Settings) -> int:
     process.
     """
     check_can_listen(settings.host, settings.port, reuse_port=settings.workers > 1)
-    with forked_workers(settings) as workers:
+    health = HealthBoard(settings.backend_names())
+    with forked_workers(settings, health) as workers:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         configure_logging(settings)
         child = None
         try:
             settings, child = start_backend(settings)
+            probe_backends(settings, health)
             scheme = "https" if settings.tls_cert_file else "http"
             print(
                 f"tfs-gateway on {scheme}://{settings.host}:{settings.port} -> "
@@ -322,7 +328,7 @@ def run(settings: Settings) -> int:
                 flush=True,
             )
             if workers is None:
-                run_worker(settings)
+                run_worker(settings, health)
                 return 0
             return workers.start(settings)
         finally:

@@ -5,16 +5,22 @@ can say about its models (states, readiness)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.codec.requests import metadata_request, status_request
+from gateway.config import Backend as BackendSettings
 from gateway.config import BackendTLS, Settings
 from gateway.core import protos
 from gateway.core.calls import Call, Target
-from gateway.core.client import ChannelTLS, ClientOptions, ModelServerClient
+from gateway.core.client import ChannelTLS, ClientOptions, ModelServerClient, probe
 from gateway.core.errors import Code, GatewayError
+from gateway.core.health import BackendHealth, HealthBoard
 from gateway.core.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
+
+log = logging.getLogger("tfs_gateway")
 
 # Errors after which a predict is retried once with freshly fetched signatures,
 # in case the cached ones described another model version.
@@ -61,22 +67,54 @@ class Route:
         return spec_key(self.target)
 
 
-class Backends:
-    """Every configured backend, over one client each."""
+def client_options(settings: Settings, backend: BackendSettings) -> ClientOptions:
+    return ClientOptions(
+        timeout_s=settings.timeout_s,
+        max_attempts=backend.max_attempts or settings.max_attempts,
+        max_message_bytes=settings.max_message_bytes,
+        tls=channel_tls(backend.tls),
+    )
 
-    def __init__(self, settings: Settings) -> None:
+
+def probe_backends(settings: Settings, health: HealthBoard, timeout_s: float = 2.0) -> None:
+    """At start-up, before the workers serve: whether each backend answers, logged once
+    each and written on the workers' board."""
+    names = list(settings.all_backends())
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        reasons = list(pool.map(lambda n: _probe(settings, n, timeout_s), names))
+    for name, reason in zip(names, reasons, strict=True):
+        health.exchange(name, reason is None)
+
+
+def _probe(settings: Settings, name: str, timeout_s: float) -> str | None:
+    backend = settings.all_backends()[name]
+    reason = probe(backend.target, client_options(settings, backend), timeout_s)
+    if reason is None:
+        log.info("backend %s answered", name)
+    else:
+        log.warning(
+            "backend %s did not answer at start-up (%s); its requests get 503 until it does",
+            name,
+            reason,
+        )
+    return reason
+
+
+class Backends:
+    """Every configured backend, over one client each.
+
+    ``health``: the workers' shared board, filled in by the start-up probe.
+    """
+
+    def __init__(self, settings: Settings, health: HealthBoard | None = None) -> None:
         self.settings = settings
         self.by_name = {
             name: Backend(
                 name,
                 ModelServerClient(
                     backend.target,
-                    ClientOptions(
-                        timeout_s=settings.timeout_s,
-                        max_attempts=backend.max_attempts or settings.max_attempts,
-                        max_message_bytes=settings.max_message_bytes,
-                        tls=channel_tls(backend.tls),
-                    ),
+                    client_options(settings, backend),
+                    BackendHealth(name, health),
                 ),
                 settings.signature_ttl_s,
             )

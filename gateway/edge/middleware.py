@@ -57,6 +57,10 @@ CORS = web.AppKey("cors", Cors)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its whole body arrived."""
+
+
 def error_body(message: str) -> bytes:
     """``{"error": message}``; a message quoting bytes that are not UTF-8 still renders."""
     return orjson.dumps({"error": valid_text(message)})
@@ -96,6 +100,14 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status in (408, 413):
             metrics.REJECTED.labels("too_large" if exc.status == 413 else "body_timeout").inc()
         return error_response(exc.status, http_exception_message(exc))
+    except ClientGone:
+        # Nobody is left to answer: one line in the log, 499 in the access log and metrics.
+        log.info(
+            "client closed the connection before sending its whole body: %s %s",
+            request.method,
+            request.path[:200],
+        )
+        return error_response(499, "Client closed the connection")
     except RecursionError:
         # Only hostile input nests deep enough for this (compatibility.md §3 allows any depth);
         # it is the client's error, not the gateway's.
@@ -201,14 +213,16 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
     A body that fails to inflate counts as empty, as in TF Serving; one that
     inflates past the cap is refused with 413 before it is held in memory.
     """
-    if request.content.is_eof():  # all of it has arrived already: no timer needed
-        body = await request.read()
-    else:
-        try:
+    try:
+        if request.content.is_eof():  # all of it has arrived already: no timer needed
+            body = await request.read()
+        else:
             async with asyncio.timeout(settings.body_timeout_s):
                 body = await request.read()
-        except TimeoutError:
-            raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
+    except ConnectionError:
+        raise ClientGone from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
         return body
     return inflate(body, settings.max_inflated_bytes)

@@ -218,3 +218,62 @@ def test_sigterm_during_load_answers_every_accepted_request() -> None:
             assert proc.wait(20) == 0
     finally:
         server.stop(None)
+
+
+def health_lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if " backend default " in line]
+
+
+def test_backend_state_changes_are_logged_once_each(tmp_path: Path) -> None:
+    """Start-up says whether the backend answered; then each change is one line, however
+    many requests and workers see it; the backend's address is never logged."""
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    backend = None
+    with (
+        log.open("wb") as sink,
+        running_gateway(f"--model-server=127.0.0.1:{port}", "--workers=2", stderr=sink) as (
+            _,
+            url,
+        ),
+    ):
+        try:
+            assert [line.split(" WARNING ")[-1] for line in health_lines(log)] == [
+                "tfs_gateway backend default did not answer at start-up (Connection refused); "
+                "its requests get 503 until it does"
+            ]
+            for _ in range(6):
+                assert post(url, "/v1/models/ok:predict", ROW).status == 503
+            backend = fake_backend.spawn(port)
+            wait_for(lambda: post(url, "/v1/models/ok:predict", ROW).status == 200, timeout_s=15)
+            for _ in range(6):
+                assert post(url, "/v1/models/ok:predict", ROW).status == 200
+            kill(backend)
+            wait_for(lambda: post(url, "/v1/models/ok:predict", ROW).status == 503, timeout_s=15)
+            for _ in range(6):
+                assert post(url, "/v1/models/ok:predict", ROW).status == 503
+        finally:
+            if backend is not None and backend.poll() is None:
+                kill(backend)
+    lines = health_lines(log)
+    assert [line.split("tfs_gateway ")[-1].split(" (")[0] for line in lines] == [
+        "backend default did not answer at start-up",
+        "backend default answers again",
+        "backend default stopped answering",
+    ]
+    assert f":{port}" not in log.read_text()
+
+
+def test_backend_that_answers_at_start_up_is_logged(tmp_path: Path) -> None:
+    server, port, _ = fake_backend.serve()
+    log = tmp_path / "gateway.log"
+    try:
+        with (
+            log.open("wb") as sink,
+            running_gateway(f"--model-server=127.0.0.1:{port}", "--workers=1", stderr=sink),
+        ):
+            assert [line.split("tfs_gateway ")[-1] for line in health_lines(log)] == [
+                "backend default answered"
+            ]
+    finally:
+        server.stop(None)

@@ -20,6 +20,7 @@ import pytest
 from tests.gateway_proc import running_gateway
 from tests.http import Reply, request
 from tests.security.helpers import head_and_body, raw_exchange, read_until_close, status_of
+from tests.servers import wait_for
 
 API_KEY = "hostile-test-key-" + "k" * 24
 AUTH = {"X-API-Key": API_KEY}
@@ -381,3 +382,26 @@ def test_many_idle_connections_do_not_block_others(gw: Gateway) -> None:
     finally:
         for sock in socks:
             sock.close()
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 1000\r\n", b"Transfer-Encoding: chunked\r\n"],
+    ids=["content-length", "chunked"],
+)
+def test_client_gone_mid_body_costs_one_log_line(gw: Gateway, framing: bytes) -> None:
+    before = gw.log.read_text(errors="replace").count("before sending its whole body")
+    with _connect(gw) as sock:
+        head = b"POST /v1/models/ok:predict HTTP/1.1\r\nHost: gw\r\n" + framing
+        sock.sendall(head + b"X-API-Key: " + API_KEY.encode() + b"\r\n\r\n")
+        sock.sendall(b'5\r\n{"ins\r\n' if b"chunked" in framing else b'{"ins')
+    # The socket is closed: the gateway notices while it waits for the rest.
+
+    def logged() -> int:
+        return gw.log.read_text(errors="replace").count("before sending its whole body")
+
+    wait_for(lambda: logged() == before + 1, timeout_s=15)
+    text = gw.log.read_text(errors="replace")
+    assert "Traceback" not in text and "ConnectionResetError" not in text
+    still_serving(gw)
+    assert logged() == before + 1
