@@ -257,3 +257,68 @@ def test_against_an_existing_modelserver(checkout: Path, tmp_path: Path) -> None
                 server.kill()
                 server.wait()
         logs.close()
+
+
+FAKE_PYTHON = """#!/usr/bin/env bash
+# Records each call; 'pip show tensorflow' finds nothing, everything else succeeds.
+echo "$*" >> "$(dirname "$0")/../calls.log"
+[ "$3" = show ] && exit 1
+exit 0
+"""
+
+
+@pytest.fixture
+def bare_checkout(tmp_path: Path) -> Path:
+    """A checkout whose .venv python only records what scripts/setup asks of it."""
+    root = tmp_path / "bare"
+    root.mkdir()
+    for name in ("scripts", "pyproject.toml"):
+        (root / name).symlink_to(REPO / name)
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    return root
+
+
+def setup(root: Path, *args: str) -> tuple[str, list[str]]:
+    result = subprocess.run(
+        ["scripts/setup", *args], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    calls = root / ".venv" / "calls.log"
+    return result.stdout, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_setup_installs_what_each_job_needs_and_says_so(bare_checkout: Path) -> None:
+    out, calls = setup(bare_checkout)
+    assert "tensorflow-cpu" in out and "MB to download" in out and "GB on disk" in out
+    installs = [c for c in calls if " install " in c]
+    assert installs == ["-m pip install --disable-pip-version-check -e .[modelserver]"]
+    assert setup(bare_checkout) == ("", calls)  # installed: returns at once, silently
+
+    out, calls = setup(bare_checkout, "dev")
+    assert "dev tools" in out and "tensorflow-cpu" not in out  # that part is there already
+    new = [c for c in calls if " install " in c][len(installs) :]
+    assert new == [
+        "-m pip install --disable-pip-version-check -e .[modelserver,dev]",
+        "-m pip install --disable-pip-version-check --no-deps tensorflow-serving-api==2.21.0",
+    ]
+    assert setup(bare_checkout, "dev") == ("", calls)
+    assert setup(bare_checkout) == ("", calls)  # dev includes what the demo needs
+
+
+def test_setup_dev_on_a_fresh_checkout_says_both(bare_checkout: Path) -> None:
+    out, calls = setup(bare_checkout, "dev")
+    assert "tensorflow-cpu" in out and "dev tools" in out
+    assert [c for c in calls if " install " in c] == [
+        "-m pip install --disable-pip-version-check -e .[modelserver,dev]",
+        "-m pip install --disable-pip-version-check --no-deps tensorflow-serving-api==2.21.0",
+    ]
+
+
+def test_setup_refuses_an_unknown_profile(bare_checkout: Path) -> None:
+    result = subprocess.run(
+        ["scripts/setup", "everything"], cwd=bare_checkout, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and result.stderr == "usage: scripts/setup [dev]\n"
