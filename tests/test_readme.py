@@ -26,7 +26,7 @@ from typing import IO
 import pytest
 
 from tests.http import get
-from tests.servers import REPO, free_port, wait_for
+from tests.servers import REPO, free_port, wait_available, wait_for
 
 README = REPO / "README.md"
 START_TIMEOUT_S = 240.0  # TensorFlow and the demo models on a busy machine
@@ -238,6 +238,8 @@ def test_against_an_existing_modelserver(checkout: Path, tmp_path: Path) -> None
                 servers.append(
                     subprocess.Popen(argv, cwd=checkout, env=env, stdout=log, stderr=log)
                 )
+                if "modelserver" in argv:  # one shell after the other: it serves, then the next
+                    wait_available(f"127.0.0.1:{ports[8500]}", "mnist", START_TIMEOUT_S)
                 continue
             if command.startswith("curl"):
                 wait_for(lambda: ready(gateway), timeout_s=START_TIMEOUT_S)
