@@ -283,9 +283,27 @@ def bare_checkout(tmp_path: Path) -> Path:
     return root
 
 
+def tools_only(root: Path) -> dict[str, str]:
+    """An environment whose PATH has only the tools scripts/setup uses: no apt-get, so a
+    machine without chromium is told about it rather than having it installed."""
+    tools = root / "tools"
+    tools.mkdir(exist_ok=True)
+    for name in ("bash", "dirname", "touch", "rm", "id"):
+        found = shutil.which(name)
+        assert found is not None, name
+        if not (tools / name).exists():
+            (tools / name).symlink_to(found)
+    return {**os.environ, "PATH": str(tools)}
+
+
 def setup(root: Path, *args: str) -> tuple[str, list[str]]:
     result = subprocess.run(
-        ["scripts/setup", *args], cwd=root, capture_output=True, text=True, timeout=60
+        ["scripts/setup", *args],
+        cwd=root,
+        env=tools_only(root),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     calls = root / ".venv" / "calls.log"
@@ -321,6 +339,11 @@ def test_setup_dev_on_a_fresh_checkout_says_both(bare_checkout: Path) -> None:
 
 def test_setup_refuses_an_unknown_profile(bare_checkout: Path) -> None:
     result = subprocess.run(
-        ["scripts/setup", "everything"], cwd=bare_checkout, capture_output=True, text=True
+        ["scripts/setup", "everything"],
+        cwd=bare_checkout,
+        env=tools_only(bare_checkout),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and result.stderr == "usage: scripts/setup [dev]\n"
