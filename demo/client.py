@@ -3,14 +3,17 @@
     .venv/bin/python demo/client.py [--deployment ID] [--url PREDICT_URL] [--index N]
 
 It flattens one 28x28 image row by row (`make_vector`), POSTs `{"inputs": [vector]}` to
-http://localhost:8501/model-serving/<ID>/versions/1:predict and prints the HTTP status and
-the body, as the example does, then the predicted digit next to the true label. The example
-uses `requests`; this uses urllib so that it runs with the standard library, numpy and
-scikit-learn only (the image comes from scikit-learn's digits, see digits.py).
+http://localhost:8501/model-serving/<ID>/versions/1:predict (the port is
+`TFS_GATEWAY_PORT` when set, as for the gateway) and prints the HTTP status and the body,
+as the example does, then the predicted digit next to the true label. The image is the
+one in digits_sample.json (a held-out 7); `--index N` picks digit N of scikit-learn's
+digits instead, which needs scikit-learn (`scripts/setup dev`). The example uses
+`requests`; this uses urllib so that it runs with the standard library and numpy.
 """
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -19,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import digits
-
-DEFAULT_HOST = "http://localhost:8501"
+HERE = Path(__file__).resolve().parent
+DEFAULT_HOST = f"http://localhost:{os.environ.get('TFS_GATEWAY_PORT', '8501')}"
 DEFAULT_DEPLOYMENT = "mnist"
+SAMPLE = HERE / "digits_sample.json"
+SAMPLE_LABEL = 7  # the first held-out digit (demo/build_models.py prints it when it writes SAMPLE)
 
 
 def make_vector(image: np.ndarray) -> list[float]:
@@ -62,22 +65,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deployment", default=DEFAULT_DEPLOYMENT, help="deployment id")
     parser.add_argument("--url", help="full predict URL (overrides --deployment)")
-    parser.add_argument("--index", type=int, default=0, help="which of the 1797 digits to send")
+    parser.add_argument(
+        "--index", type=int, help="send digit N of scikit-learn's 1797 instead of the sample"
+    )
     return parser.parse_args(argv)
+
+
+def sample_image() -> tuple[np.ndarray, int]:
+    """The image in digits_sample.json, as the 28x28 array the example starts from."""
+    (vector,) = json.loads(SAMPLE.read_text())["inputs"]
+    return np.asarray(vector, dtype=np.float32).reshape(28, 28), SAMPLE_LABEL
+
+
+def indexed_image(index: int) -> tuple[np.ndarray, int]:
+    sys.path.insert(0, str(HERE))
+    import digits  # scikit-learn's digits in MNIST layout
+
+    images, labels = digits.load()
+    return images[index], int(labels[index])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     url = args.url or f"{DEFAULT_HOST}/model-serving/{args.deployment}/versions/1:predict"
-    images, labels = digits.load()
     try:
-        status, text = make_prediction_request(images[args.index], url)
+        image, label = sample_image() if args.index is None else indexed_image(args.index)
+    except ImportError:
+        print("--index needs scikit-learn: scripts/setup dev installs it", file=sys.stderr)
+        return 2
+    try:
+        status, text = make_prediction_request(image, url)
     except urllib.error.URLError as error:
         print(f"cannot reach {url}: {error.reason}", file=sys.stderr)
         return 1
     if status != 200:
         return 1
-    print(f"predicted digit {predicted_digit(text)}, true label {labels[args.index]}")
+    print(f"predicted digit {predicted_digit(text)}, true label {label}")
     return 0
 
 

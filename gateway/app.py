@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web import ContentCoding
 from aiohttp.web_runner import GracefulExit
 
 from gateway.codec.schema import ERROR_SCHEMA
@@ -21,6 +22,7 @@ from gateway.config import Settings
 from gateway.core.backends import Backends
 from gateway.core.calls import Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError
+from gateway.core.health import HealthBoard
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
 from gateway.edge.middleware import (
@@ -35,13 +37,13 @@ from gateway.edge.middleware import (
     SETTINGS,
     EdgeState,
     ProtocolErrorFilter,
+    accepts_gzip,
     authenticate,
     edge,
     error_response,
     json_response,
     preflight,
     read_body,
-    request_id_of,
 )
 from gateway.edge.security import Authenticator, Cors
 from gateway.fronts import ApiPart, ApiSubject, Described, Front, PublicPaths
@@ -77,21 +79,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         request.app[AUTH].authorize(principal, target)
     settings = request.app[SETTINGS]
     body = await read_body(request, settings) if request.method == "POST" else b""
-    request_id = request["request_id"] = request_id_of(request)
-    call = request["call"] = Call(request_id=request_id, principal=principal)
+    call = request["call"] = Call(request_id=request["request_id"], principal=principal)
     try:
         reply = await front.handle(target, incoming, body, call)
     finally:
         request["backend"] = call.backend
-    return http_response(reply, request_id, settings)
+    return http_response(reply, request.headers.get("Accept-Encoding", ""), settings)
 
 
-def http_response(reply: Reply, request_id: str, settings: Settings) -> web.Response:
+def http_response(reply: Reply, accept_encoding: str, settings: Settings) -> web.Response:
+    """The front's reply; gzip-encoded when it is large and the client accepts gzip."""
     response = web.Response(body=reply.body, status=reply.status, headers=reply.headers)
     response.headers["Content-Type"] = reply.content_type
-    response.headers["X-Request-ID"] = request_id
-    if len(reply.body) >= settings.gzip_min_bytes:
-        response.enable_compression(strategy=zlib.Z_DEFAULT_STRATEGY)
+    if len(reply.body) >= settings.gzip_min_bytes and accepts_gzip(accept_encoding):
+        response.enable_compression(ContentCoding.gzip, zlib.Z_DEFAULT_STRATEGY)
     return response
 
 
@@ -116,11 +117,13 @@ async def readiness(request: web.Request) -> web.Response:
     )
 
 
-def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+def backend_context(
+    settings: Settings, health: HealthBoard | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """The backends' channels and the fronts over them live as long as the app."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        app[BACKENDS] = backends = Backends(settings)
+        app[BACKENDS] = backends = Backends(settings, health)
         app[FRONTS].extend(mount_fronts(settings, backends, edge_view(app)))
         try:
             yield
@@ -246,8 +249,18 @@ async def flush_access_log(app: web.Application) -> None:
     app[ACCESS_LOG].flush()
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[edge])
+# Request lines of at least 64 KiB parse, so a long model name gets the JSON 404 of any
+# unknown model rather than aiohttp's "line too long" (header lines keep aiohttp's 8190).
+MAX_REQUEST_LINE_BYTES = 128 * 1024
+
+
+def create_app(settings: Settings, health: HealthBoard | None = None) -> web.Application:
+    """The app; ``health`` is the workers' shared view of the backends (core.health)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[edge],
+        handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
+    )
     app[SETTINGS] = settings
     app[AUTH] = Authenticator(settings)
     app[CORS] = Cors(settings)
@@ -256,7 +269,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.access_log:
         app[ACCESS_LOG] = AccessLog()
         app.on_cleanup.append(flush_access_log)
-    app.cleanup_ctx.append(backend_context(settings))
+    app.cleanup_ctx.append(backend_context(settings, health))
     app.on_startup.append(on_startup)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

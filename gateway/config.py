@@ -243,6 +243,11 @@ class Settings:
             out[DEFAULT_BACKEND] = replace(base, target=self.model_server, tls=tls)
         return out
 
+    def backend_names(self) -> list[str]:
+        """Every backend a request may go to, the default one even before its target is
+        known (the embedded ModelServer's port is found at start-up)."""
+        return sorted({*self.backends, DEFAULT_BACKEND})
+
     def default_backend_tls(self) -> BackendTLS | None:
         """TLS to the default backend from the model_server_tls* knobs, if any is set."""
         tls = BackendTLS(

@@ -8,6 +8,11 @@ takes its behaviour from the model name, so one server covers every case:
   Predict answer ``y`` = float32 [1, 10].
 - ``abort.<CODE>``: every call fails with that gRPC status code, e.g. ``abort.NOT_FOUND``.
 - ``sleep.<seconds>``: Predict waits that long before answering.
+- ``slowmeta.<seconds>``: GetModelMetadata waits that long before answering.
+- ``renamed``: like ``ok``, but its input is named by ``FakeBackend.renamed_input``
+  (change it to play a new model version with other signatures).
+
+Predict and GetModelMetadata record the ``x-request-id`` metadata they receive.
 
 Run it alone with ``python tests/fake_backend.py --port N``.
 """
@@ -31,12 +36,16 @@ DT_FLOAT = 1
 AVAILABLE = 30
 
 
-def _behaviour(context: grpc.ServicerContext, model: str, sleep: bool = False) -> None:
+def _behaviour(context: grpc.ServicerContext, model: str, sleep: str = "") -> None:
     kind, _, arg = model.partition(".")
     if kind == "abort":
         context.abort(grpc.StatusCode[arg], f"fake backend aborts with {arg}")
-    if kind == "sleep" and sleep:
+    if sleep and kind == sleep:
         time.sleep(float(arg))
+
+
+def _request_ids(context: grpc.ServicerContext) -> list[str]:
+    return [v for k, v in context.invocation_metadata() if k == "x-request-id"]
 
 
 def _spec(target: Any, model: str) -> None:
@@ -56,24 +65,28 @@ class FakeBackend:
     def __init__(self) -> None:
         self.predict_calls = 0
         self.request_ids: list[str] = []
+        self.metadata_request_ids: list[str] = []
+        self.renamed_input = "x"
         self._canned = canned_outputs()
 
     def predict(self, request: Any, context: grpc.ServicerContext) -> Any:
         self.predict_calls += 1
-        self.request_ids.extend(v for k, v in context.invocation_metadata() if k == "x-request-id")
-        _behaviour(context, request.model_spec.name, sleep=True)
+        self.request_ids.extend(_request_ids(context))
+        _behaviour(context, request.model_spec.name, sleep="sleep")
         response = protos.PredictResponse()
         _spec(response.model_spec, request.model_spec.name)
         response.outputs["y"].CopyFrom(self._canned)
         return response
 
     def metadata(self, request: Any, context: grpc.ServicerContext) -> Any:
-        _behaviour(context, request.model_spec.name)
+        self.metadata_request_ids.extend(_request_ids(context))
+        _behaviour(context, request.model_spec.name, sleep="slowmeta")
         sigmap = protos.SignatureDefMap()
         sig = sigmap.signature_def["serving_default"]
         sig.method_name = "tensorflow/serving/predict"
-        sig.inputs["x"].name = "x:0"
-        sig.inputs["x"].dtype = DT_FLOAT
+        alias = self.renamed_input if request.model_spec.name == "renamed" else "x"
+        sig.inputs[alias].name = f"{alias}:0"
+        sig.inputs[alias].dtype = DT_FLOAT
         sig.outputs["y"].name = "y:0"
         sig.outputs["y"].dtype = DT_FLOAT
         response = protos.GetModelMetadataResponse()

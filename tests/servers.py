@@ -125,6 +125,11 @@ def server_log(proc: subprocess.Popen[str]) -> str:
     return LOGS[proc.pid].text()
 
 
+def server_lines(proc: subprocess.Popen[str]) -> list[str]:
+    """Every line the server has written to stderr so far."""
+    return list(LOGS[proc.pid].lines)
+
+
 def stop_modelserver(proc: subprocess.Popen[str], timeout_s: float = 15.0) -> int:
     """SIGTERM, then SIGKILL if it lingers; returns the exit status."""
     embedded.stop(proc, timeout_s)

@@ -235,3 +235,14 @@ def test_sample_bodies_hold_a_recognised_digit(
     images = tf.constant([vector], tf.float32)
     scores = mnist.signatures["serving_default"](images=images)["scores"].numpy()
     assert int(scores.argmax()) == int(holdout[1][0])
+
+
+def test_client_knows_the_samples_label(holdout: tuple[np.ndarray, np.ndarray]) -> None:
+    """demo/client.py sends the sample without scikit-learn; its label is a constant."""
+    spec = importlib.util.spec_from_file_location("demo_client", DEMO / "client.py")
+    assert spec is not None and spec.loader is not None
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)
+    image, label = client.sample_image()
+    assert label == int(holdout[1][0]) and image.shape == (28, 28)
+    np.testing.assert_allclose(image.reshape(-1), holdout[0][0], atol=1e-6)

@@ -5,16 +5,22 @@ can say about its models (states, readiness)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.codec.requests import metadata_request, status_request
+from gateway.config import Backend as BackendSettings
 from gateway.config import BackendTLS, Settings
 from gateway.core import protos
 from gateway.core.calls import Call, Target
-from gateway.core.client import ChannelTLS, ClientOptions, ModelServerClient
+from gateway.core.client import ChannelTLS, ClientOptions, ModelServerClient, probe
 from gateway.core.errors import Code, GatewayError
+from gateway.core.health import BackendHealth, HealthBoard
 from gateway.core.signatures import DEFAULT_SIGNATURE, ModelSignatures, SignatureCache, SpecKey
+
+log = logging.getLogger("tfs_gateway")
 
 # Errors after which a predict is retried once with freshly fetched signatures,
 # in case the cached ones described another model version.
@@ -39,8 +45,8 @@ class Backend:
         self.client = client
         self.signatures = SignatureCache(self._fetch_metadata, signature_ttl_s)
 
-    async def _fetch_metadata(self, key: SpecKey) -> Any:
-        return await self.client.get_model_metadata(metadata_request(*key))
+    async def _fetch_metadata(self, key: SpecKey, **call_options: Any) -> Any:
+        return await self.client.get_model_metadata(metadata_request(*key), **call_options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,22 +67,54 @@ class Route:
         return spec_key(self.target)
 
 
-class Backends:
-    """Every configured backend, over one client each."""
+def client_options(settings: Settings, backend: BackendSettings) -> ClientOptions:
+    return ClientOptions(
+        timeout_s=settings.timeout_s,
+        max_attempts=backend.max_attempts or settings.max_attempts,
+        max_message_bytes=settings.max_message_bytes,
+        tls=channel_tls(backend.tls),
+    )
 
-    def __init__(self, settings: Settings) -> None:
+
+def probe_backends(settings: Settings, health: HealthBoard, timeout_s: float = 2.0) -> None:
+    """At start-up, before the workers serve: whether each backend answers, logged once
+    each and written on the workers' board."""
+    names = list(settings.all_backends())
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        reasons = list(pool.map(lambda n: _probe(settings, n, timeout_s), names))
+    for name, reason in zip(names, reasons, strict=True):
+        health.exchange(name, reason is None)
+
+
+def _probe(settings: Settings, name: str, timeout_s: float) -> str | None:
+    backend = settings.all_backends()[name]
+    reason = probe(backend.target, client_options(settings, backend), timeout_s)
+    if reason is None:
+        log.info("backend %s answered", name)
+    else:
+        log.warning(
+            "backend %s did not answer at start-up (%s); its requests get 503 until it does",
+            name,
+            reason,
+        )
+    return reason
+
+
+class Backends:
+    """Every configured backend, over one client each.
+
+    ``health``: the workers' shared board, filled in by the start-up probe.
+    """
+
+    def __init__(self, settings: Settings, health: HealthBoard | None = None) -> None:
         self.settings = settings
         self.by_name = {
             name: Backend(
                 name,
                 ModelServerClient(
                     backend.target,
-                    ClientOptions(
-                        timeout_s=settings.timeout_s,
-                        max_attempts=backend.max_attempts or settings.max_attempts,
-                        max_message_bytes=settings.max_message_bytes,
-                        tls=channel_tls(backend.tls),
-                    ),
+                    client_options(settings, backend),
+                    BackendHealth(name, health),
                 ),
                 settings.signature_ttl_s,
             )
@@ -93,6 +131,11 @@ class Backends:
         kw = {"request_id": call.request_id, "timeout_s": timeout}
         return Route(self.by_name[name], target, call, kw)
 
+    def metadata_kw(self, route: Route) -> dict[str, Any]:
+        """The call options of a signature fetch: the model's metadata deadline, the request id."""
+        timeout = self.settings.timeout_for(route.target.model, "metadata", route.backend.name)
+        return {"request_id": route.call.request_id, "timeout_s": timeout}
+
     # --- signatures ---------------------------------------------------------------
 
     async def signatures(self, route: Route) -> ModelSignatures:
@@ -100,18 +143,22 @@ class Backends:
         sigs = route.backend.signatures.peek(route.spec)
         if sigs is None:
             with route.call.phase("backend"):
-                sigs = await route.backend.signatures.get(route.spec)
+                sigs = await route.backend.signatures.get(route.spec, **self.metadata_kw(route))
         return sigs
 
     async def fresher_signatures(
         self, route: Route, stale: ModelSignatures, error: GatewayError, signature_name: str
     ) -> ModelSignatures | None:
-        """After a failed call: newer signatures when they may explain the error, else None."""
+        """After a failed call: newer signatures when they may explain the error, else None.
+
+        Signatures fetched after this request arrived are as new as any: fetching again
+        would not help. Older ones may describe a version that is gone.
+        """
         cache = route.backend.signatures
-        if error.code not in _STALE_SUSPECTS or cache.is_fresh(stale):
+        if error.code not in _STALE_SUSPECTS or stale.fetched_at >= route.call.started:
             return None
         with route.call.phase("backend"):
-            fresh = await cache.get(route.spec, refresh=True)
+            fresh = await cache.get(route.spec, refresh=True, **self.metadata_kw(route))
         name = signature_name or DEFAULT_SIGNATURE
         return None if fresh.inputs.get(name) == stale.inputs.get(name) else fresh
 

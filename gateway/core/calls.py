@@ -28,6 +28,7 @@ class Call:
     principal: str | None = None
     backend: str = ""
     phases: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)  # when the request was taken on
 
     def phase(self, name: str) -> Phase:
         """``with call.phase("decode"): ...`` adds the block's time to that phase."""

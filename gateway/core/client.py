@@ -19,6 +19,7 @@ import grpc.aio
 
 from gateway.core import protos
 from gateway.core.errors import Code, GatewayError
+from gateway.core.health import BackendHealth, reason_of
 
 MAX_MESSAGE_BYTES = 2**31 - 1  # what TF Serving accepts (2 GiB - 1)
 
@@ -117,11 +118,20 @@ def _identity(data: bytes) -> bytes:
 
 
 class ModelServerClient:
-    """Async calls to one ModelServer target (``host:port``, ``dns:///...``, ``ipv4:a,b``)."""
+    """Async calls to one ModelServer target (``host:port``, ``dns:///...``, ``ipv4:a,b``).
 
-    def __init__(self, target: str, options: ClientOptions | None = None) -> None:
+    Each call's outcome updates ``health`` (logged once per change).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        options: ClientOptions | None = None,
+        health: BackendHealth | None = None,
+    ) -> None:
         self.target = target
         self.options = options or ClientOptions()
+        self.health = health or BackendHealth("ModelServer")  # the name logs show
         self._channel = open_channel(target, self.options)
         self._predict = self._method(protos.PREDICTION_SERVICE, "Predict", protos.PredictResponse)
         self._classify = self._method(
@@ -172,9 +182,19 @@ class ModelServerClient:
         metadata = (("x-request-id", request_id),) if request_id else None
         timeout = self.options.timeout_s if timeout_s is None else timeout_s
         try:
-            return await method(request, timeout=timeout, metadata=metadata)
+            response = await method(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
+            self._observe(exc)
             raise translate_rpc_error(exc) from None
+        self.health.answered()
+        return response
+
+    def _observe(self, exc: grpc.aio.AioRpcError) -> None:
+        code = exc.code()
+        if code == grpc.StatusCode.UNAVAILABLE:
+            self.health.unavailable(exc.details() or "")
+        elif code != grpc.StatusCode.DEADLINE_EXCEEDED:
+            self.health.answered()
 
     async def close(self) -> None:
         await self._channel.close()
@@ -190,3 +210,30 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError) -> GatewayError:
     elif code == Code.DEADLINE_EXCEEDED:
         details = "Deadline Exceeded"
     return GatewayError(code, details, from_backend=True)
+
+
+def probe(target: str, options: ClientOptions, timeout_s: float = 2.0) -> str | None:
+    """One blocking status call (for start-up, before any event loop): None when the
+    ModelServer answered (any reply, an error too), else the reason, without addresses."""
+    if options.tls is None:
+        channel = grpc.insecure_channel(target, options=channel_options(options))
+    else:
+        credentials = options.tls.credentials()
+        channel = grpc.secure_channel(target, credentials, options=channel_options(options))
+    with channel:
+        status = channel.unary_unary(
+            f"/{protos.MODEL_SERVICE}/GetModelStatus",
+            request_serializer=_identity,
+            response_deserializer=protos.GetModelStatusResponse.FromString,
+        )
+        request = protos.GetModelStatusRequest()
+        request.model_spec.name = "__tfs_gateway_probe__"
+        try:
+            status(request.SerializeToString(), timeout=timeout_s)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return f"no answer within {timeout_s:g} s"
+            if code == grpc.StatusCode.UNAVAILABLE:
+                return reason_of(exc.details() or "")
+    return None

@@ -7,8 +7,8 @@ interpreter, so TensorFlow never loads into the gateway process.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,21 +20,56 @@ from google.protobuf import text_format
 
 from gateway.config import EmbeddedModelServer
 from gateway.core import protos
+from gateway.core.ports import free_port, os_reason
+
+__all__ = [
+    "TENSORFLOW_MISSING",
+    "StartError",
+    "free_port",
+    "start",
+    "stop",
+    "tensorflow_installed",
+]
+
+# The one line a slim install (no ``modelserver`` extra) prints where TensorFlow is needed.
+TENSORFLOW_MISSING = (
+    "the bundled ModelServer needs TensorFlow, which is not installed; "
+    "install the modelserver extra: pip install 'tfs-gateway[modelserver]'"
+)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+class StartError(Exception):
+    """The bundled ModelServer could not be started; one line says why.
+
+    ``exit_status`` is 2 for what the person must fix first (a missing extra),
+    1 otherwise.
+    """
+
+    def __init__(self, message: str, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+def tensorflow_installed() -> bool:
+    """Whether ``import tensorflow`` can work, without importing it (1.8 s, 490 MiB)."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def model_names(embedded: EmbeddedModelServer) -> list[str]:
     """The models the ModelServer is configured to serve (to wait for)."""
-    if embedded.model_config_file is None:
+    path = embedded.model_config_file
+    if path is None:
         return [embedded.model_name or "default"]
     config = protos.ModelServerConfig()
-    text_format.Parse(Path(embedded.model_config_file).read_text(), config)
+    try:
+        text_format.Parse(Path(path).read_text(encoding="utf-8"), config)
+    except OSError as exc:
+        raise StartError(f"cannot read --model_config_file {path}: {os_reason(exc)}") from None
+    except (text_format.ParseError, UnicodeDecodeError) as exc:
+        raise StartError(f"--model_config_file {path} is not a ModelServerConfig: {exc}") from None
     return [model.name for model in config.model_config_list.config]
 
 
@@ -52,13 +87,21 @@ def modelserver_command(embedded: EmbeddedModelServer, host: str, port: int) -> 
 def start(
     embedded: EmbeddedModelServer, host: str = "127.0.0.1"
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the child on a free loopback port; return it once every model is AVAILABLE."""
+    """Start the child on a free loopback port; return it once every model is AVAILABLE.
+
+    Raises StartError (one line) when TensorFlow is missing, the config cannot be
+    read, or the child exits or does not serve in time. Any exception, a signal
+    turned into one included, stops the child before it propagates.
+    """
+    if not tensorflow_installed():
+        raise StartError(TENSORFLOW_MISSING, exit_status=2)
+    models = model_names(embedded)
     port = free_port(host)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     proc = subprocess.Popen(modelserver_command(embedded, host, port), env=env)
     target = f"{host}:{port}"
     try:
-        wait_ready(proc, target, model_names(embedded), embedded.startup_timeout_s)
+        wait_ready(proc, target, models, embedded.startup_timeout_s)
     except BaseException:
         stop(proc)
         raise
@@ -78,9 +121,15 @@ def wait_ready(
         pending = list(models)
         while pending:
             if proc.poll() is not None:
-                raise RuntimeError(f"the bundled ModelServer exited with code {proc.returncode}")
+                raise StartError(
+                    f"the bundled ModelServer exited with code {proc.returncode} "
+                    "(its own message is above)"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the bundled ModelServer did not serve {pending} in time")
+                raise StartError(
+                    f"the bundled ModelServer did not serve {', '.join(pending)} "
+                    f"within {timeout_s:.0f} s"
+                )
             if _available(status, pending[0]):
                 pending.pop(0)
             else:

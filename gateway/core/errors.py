@@ -10,6 +10,7 @@ translated once, at their boundary.
 from __future__ import annotations
 
 import enum
+import re
 
 
 class Code(enum.IntEnum):
@@ -64,10 +65,27 @@ def http_status(code: int) -> int:
         return 500
 
 
+# A lone surrogate: an undecodable byte kept by surrogateescape, or a lone \\uDC00 escape.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """The text with every lone surrogate replaced by U+FFFD, so it encodes as UTF-8.
+
+    JSON strings may carry bytes that are not UTF-8 (compatibility.md §3); names and
+    messages that must travel as proto3 strings or JSON show them as U+FFFD (§10.4).
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 class GatewayError(Exception):
-    """A failure with a canonical code and the message the client will see."""
+    """A failure with a canonical code and the message the client will see.
+
+    The message is always valid text: whatever it quotes, it renders as JSON.
+    """
 
     def __init__(self, code: Code, message: str, *, from_backend: bool = False) -> None:
+        message = valid_text(message)
         super().__init__(message)
         self.code = code
         self.message = message

@@ -104,7 +104,9 @@ def signature_specs_from_metadata(response: Any) -> dict[str, SignatureSpec]:
     }
 
 
-Fetch = Callable[[SpecKey], Awaitable[Any]]
+# fetch(key, **call_options): GetModelMetadata for a spec, with the options of the
+# call that found the cache empty (its deadline and request id).
+Fetch = Callable[..., Awaitable[Any]]
 
 
 class SignatureCache:
@@ -119,13 +121,17 @@ class SignatureCache:
         self._entries: dict[SpecKey, ModelSignatures] = {}
         self._pending: dict[SpecKey, asyncio.Future[ModelSignatures]] = {}
 
-    async def get(self, key: SpecKey, *, refresh: bool = False) -> ModelSignatures:
+    async def get(
+        self, key: SpecKey, *, refresh: bool = False, **call_options: Any
+    ) -> ModelSignatures:
+        """The entry for ``key``; a miss (or ``refresh``) fetches with ``call_options``,
+        unless a fetch for the key is already under way, which is shared."""
         entry = None if refresh else self.peek(key)
         if entry is not None:
             return entry
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._load(key))
+            pending = asyncio.ensure_future(self._load(key, call_options))
             self._pending[key] = pending
         return await asyncio.shield(pending)
 
@@ -136,16 +142,12 @@ class SignatureCache:
             return entry
         return None
 
-    def is_fresh(self, entry: ModelSignatures, within_s: float = 0.5) -> bool:
-        """Whether an entry was fetched just now (so refetching would not help)."""
-        return self._clock() - entry.fetched_at < within_s
-
     def invalidate(self, key: SpecKey) -> None:
         self._entries.pop(key, None)
 
-    async def _load(self, key: SpecKey) -> ModelSignatures:
+    async def _load(self, key: SpecKey, call_options: dict[str, Any]) -> ModelSignatures:
         try:
-            response = await self._fetch(key)
+            response = await self._fetch(key, **call_options)
             entry = signatures_from_metadata(response, self._clock())
             self._entries[key] = entry
             return entry

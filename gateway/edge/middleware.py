@@ -14,14 +14,17 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from gateway.config import Settings
 from gateway.core.calls import Call, Target
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, valid_text
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
 from gateway.edge.security import Authenticator, Cors, Unauthenticated
@@ -54,8 +57,13 @@ CORS = web.AppKey("cors", Cors)
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its whole body arrived."""
+
+
 def error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})
+    """``{"error": message}``; a message quoting bytes that are not UTF-8 still renders."""
+    return orjson.dumps({"error": valid_text(message)})
 
 
 def json_response(body: bytes, status: int = 200) -> web.Response:
@@ -92,6 +100,14 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if exc.status in (408, 413):
             metrics.REJECTED.labels("too_large" if exc.status == 413 else "body_timeout").inc()
         return error_response(exc.status, http_exception_message(exc))
+    except ClientGone:
+        # Nobody is left to answer: one line in the log, 499 in the access log and metrics.
+        log.info(
+            "client closed the connection before sending its whole body: %s %s",
+            request.method,
+            request.path[:200],
+        )
+        return error_response(499, "Client closed the connection")
     except RecursionError:
         # Only hostile input nests deep enough for this (compatibility.md §3 allows any depth);
         # it is the client's error, not the gateway's.
@@ -103,18 +119,20 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Admission (in-flight cap), errors, CORS headers, metrics and the access log, in one place."""
+    """Admission (in-flight cap), errors, request ids, CORS headers, metrics and the
+    access log, in one place."""
     settings, state = request.app[SETTINGS], request.app[EDGE]
+    request["request_id"] = request_id_of(request)
     if state.in_flight >= settings.max_in_flight and request.path not in (HEALTHZ, READYZ):
         metrics.REJECTED.labels("overload").inc()
         busy = error_response(503, "The gateway is overloaded; retry later")
         busy.headers["Retry-After"] = "1"
-        return with_cors(request, busy)
+        return with_edge_headers(request, busy)
     state.in_flight += 1
     metrics.IN_FLIGHT.inc()
     start = time.perf_counter()
     try:
-        response = with_cors(request, await render_errors(request, handler))
+        response = with_edge_headers(request, await render_errors(request, handler))
     finally:
         state.in_flight -= 1
         metrics.IN_FLIGHT.dec()
@@ -122,8 +140,10 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-def with_cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """Every answer to an allowed Origin carries the CORS headers, errors included."""
+def with_edge_headers(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Every answer carries the request id; every answer to an allowed Origin carries
+    the CORS headers, errors included."""
+    response.headers["X-Request-ID"] = request["request_id"]
     cors = request.app[CORS]
     if cors.enabled:
         response.headers.update(cors.headers_for(request.headers.get("Origin")) or {})
@@ -193,28 +213,60 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
     A body that fails to inflate counts as empty, as in TF Serving; one that
     inflates past the cap is refused with 413 before it is held in memory.
     """
-    if request.content.is_eof():  # all of it has arrived already: no timer needed
-        body = await request.read()
-    else:
-        try:
+    try:
+        if request.content.is_eof():  # all of it has arrived already: no timer needed
+            body = await request.read()
+        else:
             async with asyncio.timeout(settings.body_timeout_s):
                 body = await request.read()
-        except TimeoutError:
-            raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
+    except ConnectionError:
+        raise ClientGone from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
         return body
+    return inflate(body, settings.max_inflated_bytes)
+
+
+def inflate(body: bytes, cap: int) -> bytes:
+    """A gzip body inflated; b"" when it is not gzip or does not end properly (a cut
+    trailer included: compatibility.md §1), 413 past ``cap`` bytes."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        inflated = inflater.decompress(body, settings.max_inflated_bytes + 1)
+        inflated = inflater.decompress(body, cap + 1)
     except zlib.error:
         return b""
-    if len(inflated) > settings.max_inflated_bytes or inflater.unconsumed_tail:
+    if len(inflated) > cap or inflater.unconsumed_tail:
         raise web.HTTPRequestEntityTooLarge(
-            max_size=settings.max_inflated_bytes,
-            actual_size=settings.max_inflated_bytes + 1,
-            text=f"Request body exceeds {settings.max_inflated_bytes} bytes once decompressed",
+            max_size=cap,
+            actual_size=cap + 1,
+            text=f"Request body exceeds {cap} bytes once decompressed",
         )
-    return inflated
+    return inflated if inflater.eof else b""
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (RFC 9110 §12.5.3: q=0 refuses;
+    ``*`` stands for every coding not named)."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        weights.setdefault(coding.strip(), _q_value(params))
+    for name in ("gzip", "x-gzip", "*"):
+        if name in weights:
+            return weights[name] > 0
+    return False
+
+
+def _q_value(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 def authenticate(request: web.Request) -> str | None:
@@ -274,3 +326,49 @@ class ProtocolErrorFilter(logging.Filter):
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+# aiohttp answers what it cannot parse as HTTP (and what escapes every middleware)
+# itself, in text/plain. Texts for those answers, by status; others use the phrase.
+_PROTOCOL_TEXTS = {
+    400: "Malformed HTTP request",
+    500: "Internal error",
+    504: "Deadline Exceeded",
+}
+
+
+def protocol_error_text(status: int) -> str:
+    if status in _PROTOCOL_TEXTS:
+        return _PROTOCOL_TEXTS[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Malformed HTTP request"
+
+
+def answer_protocol_errors_in_json() -> None:
+    """Make aiohttp's own error answers ``{"error": ...}`` JSON with a request id.
+
+    They come from ``RequestHandler.handle_error``, before any middleware runs, and
+    aiohttp has no setting for them; so this process's handler class gets a wrapper
+    that keeps aiohttp's logging and connection handling and replaces only the body.
+    """
+    original = RequestHandler.handle_error
+    if getattr(original, "json_errors", False):
+        return
+
+    def handle_error(
+        self: RequestHandler,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        original(self, request, status, exc, message)  # logs; raises once bytes went out
+        response = error_response(status, protocol_error_text(status))
+        response.headers["X-Request-ID"] = new_request_id()
+        response.force_close()
+        return response
+
+    handle_error.json_errors = True  # type: ignore[attr-defined]
+    RequestHandler.handle_error = handle_error  # type: ignore[method-assign]

@@ -18,7 +18,9 @@ import grpc
 from google.protobuf import text_format
 
 from gateway.core import protos
+from gateway.core.embedded import TENSORFLOW_MISSING, tensorflow_installed
 from gateway.core.errors import GatewayError
+from gateway.core.ports import ListenError, check_can_listen, os_reason
 from gateway.modelserver.flags import Flags, parse_flags
 
 log = logging.getLogger("gateway.modelserver")
@@ -65,15 +67,18 @@ def _wait_for_signal() -> None:
 
 
 def serve(flags: Flags) -> int:
+    # Everything that can fail fast does, before TensorFlow loads (seconds) and models load.
+    config = initial_config(flags)
+    credentials = server_credentials(flags)
+    check_can_listen(flags.host, flags.port)
     # TensorFlow is imported here, after flag parsing, so --help stays fast.
     from gateway.modelserver.inference import InferenceOptions
     from gateway.modelserver.manager import ModelManager
     from gateway.modelserver.service import create_server
 
-    credentials = server_credentials(flags)  # unreadable files fail before models load
     manager = ModelManager(flags.allow_version_labels_for_unavailable_models)
     try:
-        manager.reload(initial_config(flags))
+        manager.reload(config)
     except GatewayError as exc:
         print(f"Failed to start server. Error: {exc.code.name}: {exc.message}", file=sys.stderr)
         return 1
@@ -93,10 +98,29 @@ def serve(flags: Flags) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
+    """Exit status 2 (one line) without TensorFlow or with bad flags; 1 (one line,
+    TF Serving's ``Failed to start server.``) when start-up fails otherwise."""
     flags = parse_flags(argv)
+    if not tensorflow_installed():
+        print(f"tfs-gateway modelserver: {TENSORFLOW_MISSING}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         return serve(flags)
-    except (OSError, RuntimeError, text_format.ParseError) as exc:
+    except ImportError as exc:  # an install whose TensorFlow is broken
+        print(f"tfs-gateway modelserver: TensorFlow does not import: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Failed to start server. Error: {os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except (ListenError, RuntimeError, text_format.ParseError) as exc:
         print(f"Failed to start server. Error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+
+
+def os_error_text(exc: OSError) -> str:
+    """``/path: No such file or directory`` rather than ``[Errno 2] ...``."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{os_reason(exc)}"

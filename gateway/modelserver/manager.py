@@ -247,9 +247,30 @@ class ModelManager:
         for name in dropped:
             self._reconcile(name, {}, set())
         for name, model in models.items():
-            on_disk = versions_on_disk(model.base_path)
+            on_disk = self._poll_base_path(name, model.base_path)
+            if on_disk is None:
+                continue  # loaded versions stay: the path may be back at the next poll
             aspired = aspired_versions(model.model_version_policy, set(on_disk))
             self._reconcile(name, on_disk, aspired)
+
+    def _poll_base_path(self, name: str, base_path: str) -> dict[int, str] | None:
+        """The versions on disk, with TF Serving's warnings (once per poll and model)
+        for a base path that is missing or holds no version directory."""
+        on_disk = versions_on_disk(base_path)
+        if on_disk is None:
+            log.warning(
+                "File system access error: Could not find base path %s for servable %s",
+                base_path,
+                name,
+            )
+        elif not on_disk:
+            log.warning(
+                "No versions of servable %s found under base path %s. Did you forget to "
+                "name your leaf directory as a number (eg. '/1/')?",
+                name,
+                base_path,
+            )
+        return on_disk
 
     def _reconcile(self, name: str, on_disk: dict[int, str], aspired: set[int]) -> None:
         with self._state_lock:

@@ -46,6 +46,12 @@ class Servable:
         except tf.errors.OpError as exc:
             # Kernel errors reach the client with their own code and text (compatibility.md §2.6).
             raise GatewayError(Code(exc.error_code), exc.message) from exc
+        except UnicodeDecodeError as exc:
+            # A kernel message quoting input bytes that are not UTF-8 (ParseExample on a
+            # payload that is no Example) cannot become a Python exception: TensorFlow's
+            # binding fails to decode it and drops its code. Such kernels report
+            # INVALID_ARGUMENT; the text keeps every byte, undecodable ones as U+FFFD.
+            raise GatewayError(Code.INVALID_ARGUMENT, _kernel_text(exc)) from None
         return result
 
     def dtype(self, tensor_name: str) -> int:
@@ -64,6 +70,11 @@ class Servable:
 
     def _output(self, name: str) -> Any:
         return self._tensor(name)._as_tf_output()
+
+
+def _kernel_text(exc: UnicodeDecodeError) -> str:
+    raw = exc.object if isinstance(exc.object, bytes) else bytes(exc.object)
+    return raw.decode("utf-8", "replace")
 
 
 def _signature_def_map(meta_graph: Any) -> Any:

@@ -28,6 +28,8 @@ log = logging.getLogger("gateway.modelserver")
 # TF Serving's gRPC layer cuts long messages (compatibility.md §7).
 MAX_ERROR_CHARS = 1024
 TRUNCATED = "...TRUNCATED"
+# What a client sees of a fault in the bundled server itself (the log has the traceback).
+INTERNAL_ERROR = "Internal error in the ModelServer"
 MAX_MESSAGE_BYTES = 2**31 - 1
 GRPC_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -46,9 +48,9 @@ def _guarded(method: str, handler: Handler) -> Callable[[Any, Any], Any]:
             return handler(request)
         except GatewayError as exc:
             code, message = exc.code, exc.message
-        except Exception as exc:  # a bug must cost one request, not the server
+        except Exception:  # a bug must cost one request, not the server
             log.exception("%s failed", method)
-            code, message = Code.INTERNAL, f"{type(exc).__name__}: {exc}"
+            code, message = Code.INTERNAL, INTERNAL_ERROR
         context.abort(GRPC_CODES[int(code)], grpc_message(message))
 
     return call

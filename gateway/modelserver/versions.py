@@ -12,12 +12,13 @@ import os
 from typing import Any
 
 
-def versions_on_disk(base_path: str) -> dict[int, str]:
-    """Version number -> directory, for every numeric directory under ``base_path``."""
+def versions_on_disk(base_path: str) -> dict[int, str] | None:
+    """Version number -> directory, for every numeric directory under ``base_path``;
+    None when ``base_path`` cannot be listed (missing, not a directory, no access)."""
     try:
         entries = os.listdir(base_path)
     except OSError:
-        return {}
+        return None
     found: dict[int, str] = {}
     for entry in sorted(entries):
         path = os.path.join(base_path, entry)

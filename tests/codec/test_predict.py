@@ -70,6 +70,21 @@ CONVERSIONS: list[tuple[bytes, dict[str, int], dict[str, tuple[int, list[int], A
         True,
     ),
     (b'{"signature_name": "s", "inputs": [1]}', {"x": F}, {"x": (F, [1], [1.0])}, True),
+    # A b64 object is an object, so it passes the several-inputs check, but it is plain
+    # mode: one input is fed (TF Serving: its map's first) and the ModelServer judges
+    # the rest (compatibility.md §4.1). Here the first input by name.
+    (
+        b'{"instances": [{"b64": "aGk="}, {"b64": "eW8="}]}',
+        {"z": S, "a": S},
+        {"a": (S, [2], [b"hi", b"yo"])},
+        False,
+    ),
+    (
+        b'{"instances": [{"b64": "aGk="}, "x"]}',
+        {"b": S, "c": I32},
+        {"b": (S, [2], [b"hi", b"x"])},
+        False,
+    ),
     (b'{"instances": [1], "instances": "first wins?"}', {"x": F}, {"x": (F, [1], [1.0])}, False),
 ]
 

@@ -4,7 +4,10 @@ unreachable backend, request ids, routing edges, body limits."""
 from __future__ import annotations
 
 import gzip
+import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -110,6 +113,50 @@ def test_request_id_is_echoed_and_forwarded(
     assert made and made != "abc-123"
 
 
+def test_signature_fetch_sends_the_request_id(
+    gw: str, backend: tuple[str, fake_backend.FakeBackend]
+) -> None:
+    # A model the gateway has not seen yet: its signatures are fetched for this request.
+    reply = post(gw, "/v1/models/fresh:predict", MNIST_ROW, headers={"X-Request-ID": "meta-7"})
+    assert reply.status == 200
+    assert "meta-7" in backend[1].metadata_request_ids
+
+
+def test_signatures_fetched_before_a_request_are_refetched_when_it_fails(
+    gw: str, backend: tuple[str, fake_backend.FakeBackend]
+) -> None:
+    """However soon after the last fetch the model changes, the next request that fails
+    on the cached signatures fetches them again and succeeds (no time window)."""
+    state = backend[1]
+    assert post(gw, "/v1/models/renamed:predict", {"instances": [{"x": 1.0}]}).status == 200
+    state.renamed_input = "images"  # a new version, milliseconds later
+    reply = post(gw, "/v1/models/renamed:predict", {"instances": [{"images": 1.0}]})
+    assert reply.status == 200, reply.body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/healthz", None),
+        ("GET", "/readyz", None),
+        ("GET", "/metrics", None),
+        ("GET", "/v1/models", None),
+        ("GET", "/nowhere", None),
+        ("OPTIONS", "/v1/models/ok:predict", None),
+        ("POST", "/v1/models/ok:predict", b"{"),
+        ("POST", "/v1/models/ok:PREDICT", b"{}"),
+        ("GET", "/v1/models/abort.UNAVAILABLE", None),
+        ("GET", "/model-serving/unknown-deployment", None),
+        ("POST", "/v1/models/ok:predict", b"[" * 2_000_000),
+    ],
+)
+def test_every_answer_carries_the_request_id(
+    gw: str, method: str, path: str, body: bytes | None
+) -> None:
+    reply = request(gw, method, path, body, headers={"X-Request-ID": "every-1"})
+    assert reply.headers["X-Request-ID"] == "every-1", (reply.status, reply.body[:100])
+
+
 def test_unknown_paths_get_json_404(gw: str) -> None:
     # ("/" redirects to the console: tests/console.)
     for path in ("/nope", "/v1", "/v2/models/m", "/favicon.ico"):
@@ -131,8 +178,20 @@ def test_gzip_request_body(gw: str) -> None:
     assert reply.status == 200, reply.body
 
 
-def test_broken_gzip_counts_as_empty_body(gw: str) -> None:
-    reply = post(gw, "/v1/models/ok:predict", b"not gzip", headers={"Content-Encoding": "gzip"})
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not gzip",
+        gzip.compress(b'{"instances": [[1.0]]}')[:-4],  # the size in the trailer cut off
+        gzip.compress(b'{"instances": [[1.0]]}')[:-8],  # the whole trailer cut off
+        gzip.compress(b'{"instances": [[1.0]]}')[:-12],  # into the deflate data
+    ],
+    ids=["not-gzip", "cut-size", "cut-trailer", "cut-data"],
+)
+def test_gzip_that_does_not_inflate_counts_as_empty_body(gw: str, body: bytes) -> None:
+    # compatibility.md §1: a body that fails to inflate is empty; a stream that stops
+    # before its end is one that fails.
+    reply = post(gw, "/v1/models/ok:predict", body, headers={"Content-Encoding": "gzip"})
     assert reply.status == 400
     assert reply.json() == {"error": "JSON Parse error: The document is empty"}
 
@@ -157,6 +216,31 @@ def test_grpc_codes_cover_the_table() -> None:
     assert names == {c.name for c in grpc.StatusCode}
 
 
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("gzip", "gzip"),
+        ("gzip, deflate", "gzip"),
+        ("deflate, gzip", "gzip"),
+        ("deflate, gzip;q=0.5, br", "gzip"),
+        ("*", "gzip"),
+        ("GZIP", "gzip"),
+        ("deflate", None),
+        ("gzip;q=0, deflate", None),
+        ("gzip; q=0.000", None),
+        ("*;q=0", None),
+        ("identity", None),
+    ],
+)
+def test_answers_are_gzip_or_plain(gw: str, accept: str, coding: str | None) -> None:
+    """README: large answers are gzip-encoded when the client accepts gzip (q=0 refuses)."""
+    reply = post(gw, "/v1/models/ok:predict", MNIST_ROW, headers={"Accept-Encoding": accept})
+    assert reply.status == 200
+    assert reply.headers.get("Content-Encoding") == coding
+    body = gzip.decompress(reply.body) if coding else reply.body
+    assert len(json.loads(body)["predictions"][0]) == 10
+
+
 def test_large_answers_are_gzipped_when_the_client_accepts_it(gw: str) -> None:
     plain = post(gw, "/v1/models/ok:predict", MNIST_ROW)
     assert len(plain.body) >= 100 and "Content-Encoding" not in plain.headers
@@ -164,3 +248,23 @@ def test_large_answers_are_gzipped_when_the_client_accepts_it(gw: str) -> None:
     assert zipped.status == 200
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.body) == plain.body
+
+
+def test_signature_fetch_keeps_the_models_metadata_deadline(tmp_path: Path) -> None:
+    """The metadata call a predict needs first runs under the model's metadata deadline."""
+    server, port, _ = fake_backend.serve()
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        '[server]\ntimeout_s = 10.0\n[models."slowmeta.3"]\ntimeouts = { metadata = 0.3 }\n'
+    )
+    try:
+        with running_gateway(
+            f"--config={config}", f"--model-server=127.0.0.1:{port}", "--workers=1"
+        ) as (_, url):
+            start = time.monotonic()
+            reply = post(url, "/v1/models/slowmeta.3:predict", MNIST_ROW)
+            assert reply.status == 504, reply.body
+            assert reply.json() == {"error": "Deadline Exceeded"}
+            assert time.monotonic() - start < 2.5
+    finally:
+        server.stop(None)

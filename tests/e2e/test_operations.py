@@ -7,16 +7,17 @@ import json
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import fake_backend
 from tests.gateway_proc import free_port, running_gateway
 from tests.http import Reply, get, post
+from tests.servers import wait_for
 
 ROW = {"instances": [[0.25] * 8]}
 
@@ -80,12 +81,7 @@ def test_backend_restart_recovers_without_restarting_the_gateway() -> None:
             down = post(url, "/v1/models/ok:predict", ROW)
             assert down.status == 503 and "error" in down.json()
             backend = fake_backend.spawn(port)
-            deadline = time.monotonic() + 15
-            status = 0
-            while time.monotonic() < deadline and status != 200:
-                status = post(url, "/v1/models/ok:predict", ROW).status
-                time.sleep(0.1)
-            assert status == 200
+            wait_for(lambda: post(url, "/v1/models/ok:predict", ROW).status == 200, timeout_s=15)
     finally:
         if backend.poll() is None:
             kill(backend)
@@ -179,8 +175,19 @@ def test_metrics_and_access_log_show_what_happened(
     for phase in ("decode", "backend", "encode"):
         assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="predict"}}' in text
     assert "tfs_gateway_in_flight_requests" in text
-    time.sleep(0.2)
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+
+    def access_lines() -> list[dict[str, Any]]:
+        text = log_path.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def logged() -> bool:  # the log line is written after the answer: wait for it
+        records = access_lines()
+        return any(r["id"] == "trace-me" for r in records) and any(
+            r["status"] == 504 for r in records
+        )
+
+    wait_for(logged)
+    lines = access_lines()
     mine = [line for line in lines if line["id"] == "trace-me"]
     assert len(mine) == 1
     record = mine[0]
@@ -192,21 +199,84 @@ def test_metrics_and_access_log_show_what_happened(
 
 
 def test_sigterm_during_load_answers_every_accepted_request() -> None:
-    server, port, _ = fake_backend.serve()
+    server, port, state = fake_backend.serve(workers=16)
     try:
         with running_gateway(
-            f"--model-server=127.0.0.1:{port}", "--workers=1", "--drain-delay-s=0.5"
+            f"--model-server=127.0.0.1:{port}", "--workers=1", "--drain-delay-s=1"
         ) as (proc, url):
             with ThreadPoolExecutor(12) as pool:
                 futures = [
                     pool.submit(post, url, "/v1/models/sleep.1:predict", ROW) for _ in range(12)
                 ]
-                time.sleep(0.4)  # all twelve are accepted and waiting on the backend
+                # All twelve are accepted once all twelve wait on the backend.
+                wait_for(lambda: state.predict_calls == 12, timeout_s=20, interval_s=0.02)
                 proc.send_signal(signal.SIGTERM)
-                time.sleep(0.1)
-                assert get(url, "/readyz").status == 503  # readiness fails first
+                # Readiness fails first, well before the port closes after the drain delay.
+                wait_for(lambda: get(url, "/readyz").status == 503, timeout_s=1.5)
                 replies = [f.result() for f in futures]
             assert [r.status for r in replies] == [200] * 12
             assert proc.wait(20) == 0
+    finally:
+        server.stop(None)
+
+
+def statuses(url: str, count: int) -> set[int]:
+    """The statuses of ``count`` predicts, each on a new connection (any worker)."""
+    return {post(url, "/v1/models/ok:predict", ROW).status for _ in range(count)}
+
+
+def health_lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if " backend default " in line]
+
+
+def test_backend_state_changes_are_logged_once_each(tmp_path: Path) -> None:
+    """Start-up says whether the backend answered; then each change is one line, however
+    many requests and workers see it; the backend's address is never logged."""
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    backend = None
+    with (
+        log.open("wb") as sink,
+        running_gateway(f"--model-server=127.0.0.1:{port}", "--workers=2", stderr=sink) as (
+            _,
+            url,
+        ),
+    ):
+        try:
+            assert [line.split(" WARNING ")[-1] for line in health_lines(log)] == [
+                "tfs_gateway backend default did not answer at start-up (Connection refused); "
+                "its requests get 503 until it does"
+            ]
+            for _ in range(6):
+                assert post(url, "/v1/models/ok:predict", ROW).status == 503
+            backend = fake_backend.spawn(port)
+            # Each worker reconnects on its own (backoff up to 2 s): wait until a run of
+            # requests, spread over both workers, all get through.
+            wait_for(lambda: statuses(url, 8) == {200}, timeout_s=20)
+            kill(backend)
+            wait_for(lambda: statuses(url, 8) == {503}, timeout_s=20)
+        finally:
+            if backend is not None and backend.poll() is None:
+                kill(backend)
+    lines = health_lines(log)
+    assert [line.split("tfs_gateway ")[-1].split(" (")[0] for line in lines] == [
+        "backend default did not answer at start-up",
+        "backend default answers again",
+        "backend default stopped answering",
+    ]
+    assert f":{port}" not in log.read_text()
+
+
+def test_backend_that_answers_at_start_up_is_logged(tmp_path: Path) -> None:
+    server, port, _ = fake_backend.serve()
+    log = tmp_path / "gateway.log"
+    try:
+        with (
+            log.open("wb") as sink,
+            running_gateway(f"--model-server=127.0.0.1:{port}", "--workers=1", stderr=sink),
+        ):
+            assert [line.split("tfs_gateway ")[-1] for line in health_lines(log)] == [
+                "backend default answered"
+            ]
     finally:
         server.stop(None)

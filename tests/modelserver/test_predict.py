@@ -12,6 +12,7 @@ from gateway.core import protos
 from tests.modelserver.requests import (
     DT_FLOAT,
     DT_INT64,
+    DT_STRING,
     float_tensor,
     predict_request,
     rpc_error,
@@ -219,3 +220,21 @@ def test_large_message_over_default_grpc_limit(modelserver_target: str) -> None:
     y = predict(modelserver_target, predict_request("saved_model_half_plus_three", {"x": tensor}))
     assert len(y.outputs["y"].float_val) == values.size
     assert y.outputs["y"].float_val[10] == 8.0
+
+
+@pytest.mark.parametrize(
+    ("payload", "quoted"),
+    [(b"\x0a\x05ab", "\n\x05ab"), (b"\xff\xfe", "\ufffd\ufffd")],
+    ids=["cut-short", "not-utf8"],
+)
+def test_bytes_that_are_no_example_get_the_kernel_error(
+    modelserver_target: str, payload: bytes, quoted: str
+) -> None:
+    """TF Serving's code and text for ParseExample on garbage, even when the text quotes
+    bytes that are not UTF-8 (which TensorFlow's Python binding cannot raise as such)."""
+    tensor = protos.TensorProto(dtype=DT_STRING, string_val=[payload])
+    tensor.tensor_shape.dim.add(size=1)
+    request = predict_request("default", {"inputs": tensor}, signature="classify_x_to_y")
+    code, details = rpc_error(modelserver_target, "Predict", request)
+    assert code == INVALID
+    assert details.startswith(f"Could not parse example input, value: '{quoted}'"), details

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,15 @@ from google.protobuf import text_format
 
 from gateway.core import protos
 from tests.modelserver.requests import float_tensor, predict_request, rpc_error
-from tests.servers import call, model_status, start_modelserver, stop_modelserver, wait_for
+from tests.servers import (
+    call,
+    model_status,
+    server_lines,
+    start_modelserver,
+    stop_modelserver,
+    wait_available,
+    wait_for,
+)
 
 SOURCE = "saved_model_half_plus_two_2_versions"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -205,3 +214,56 @@ def test_label_at_startup_needs_flag(models_config: Path) -> None:
         "123 of model saved_model_half_plus_two_2_versions, which is not currently available "
         "for inference"
     ) in str(info.value)
+
+
+def test_missing_and_empty_base_paths_are_warned_about_each_poll(
+    tfs_models: Path, tmp_path: Path
+) -> None:
+    """TF Serving's warnings, at most once per poll and model; a base path that goes
+    missing keeps its loaded versions (TF Serving's poll fails and changes nothing)."""
+    real, empty, ghost = tmp_path / "real", tmp_path / "empty", tmp_path / "ghost"
+    real.mkdir()
+    empty.mkdir()
+    add_version(real, tfs_models, "00000123")
+    config = tmp_path / "models.config"
+    config.write_text(
+        "model_config_list { "
+        + " ".join(
+            f'config {{ name: "{path.name}" base_path: "{path}" model_platform: "tensorflow" }}'
+            for path in (real, empty, ghost)
+        )
+        + " }"
+    )
+    interval_s = 0.2
+    started = time.monotonic()
+    args = ["--model_config_file", str(config), f"--file_system_poll_wait_seconds={interval_s}"]
+    proc, target = start_modelserver(args, wait_models=["real"])
+    try:
+        missing = f"Could not find base path {ghost} for servable ghost"
+        no_versions = (
+            f"No versions of servable empty found under base path {empty}. "
+            "Did you forget to name your leaf directory as a number (eg. '/1/')?"
+        )
+
+        def count(text: str) -> int:
+            return sum(text in line and "WARNING" in line for line in server_lines(proc))
+
+        wait_for(lambda: count(missing) >= 3 and count(no_versions) >= 3)
+        polls = (time.monotonic() - started) / interval_s + 1  # at most; plus the first pass
+        assert count(missing) <= polls and count(no_versions) <= polls
+
+        # A version appears: the warning about `empty` stops while `ghost` goes on.
+        add_version(empty, tfs_models, "00000123")
+        wait_available(target, "empty")
+        quiet, seen = count(no_versions), count(missing)
+        wait_for(lambda: count(missing) >= seen + 3)
+        assert count(no_versions) <= quiet + 1  # the poll that was under way
+
+        # The base path of a loaded model goes away: it is warned about, not unloaded.
+        real.rename(tmp_path / "elsewhere")
+        gone = f"Could not find base path {real} for servable real"
+        wait_for(lambda: count(gone) >= 2)
+        assert model_status(target, "real") == {123: "AVAILABLE"}
+        assert call(target, "Predict", predict_request("real", {"x": float_tensor([2.0], [1])}))
+    finally:
+        stop_modelserver(proc)

@@ -27,7 +27,7 @@ from gateway.codec.jsonparse import echo
 from gateway.codec.tensor import b64_decode, is_b64_object, json_type
 from gateway.codec.tfs.predict import parse_object, signature_name_from
 from gateway.core import protos
-from gateway.core.errors import invalid_argument
+from gateway.core.errors import invalid_argument, valid_text
 
 __all__ = [
     "ExampleBody",
@@ -86,7 +86,8 @@ def _fill_example(value: Any, example: Any) -> None:
         raise invalid_argument(f"Example must be JSON object but got JSON {json_type(value)}")
     features = example.features.feature
     for name, content in value.items():
-        feature = features[name]
+        # Feature names are proto3 strings on the way to the ModelServer (compatibility.md §10.4).
+        feature = features[valid_text(name)]
         feature.SetInParent()
         values = content if isinstance(content, list) else [content]
         kind, converted = _feature_values(name, values)

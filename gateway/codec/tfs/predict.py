@@ -155,7 +155,12 @@ def _rows(instances: list[Any], dtypes: Mapping[str, int], bools: bool) -> dict[
         if fast is not None:
             return fast
         return _batched(_named_exact(instances, dtypes), dtypes, count)
-    ((name, dtype),) = dtypes.items()
+    # Plain mode feeds one input. A b64 object passed the check above with several
+    # inputs; TF Serving then feeds its map's first input and the ModelServer judges
+    # the incomplete request (compatibility.md §4.1). Here the first input is the
+    # first by name.
+    name = min(dtypes)
+    dtype = dtypes[name]
     whole = _whole_batch(instances, dtype, bools)
     if whole is not None:
         return {name: whole.to_proto()}

@@ -20,7 +20,7 @@ from gateway.config import Settings
 from gateway.core import protos
 from gateway.core.backends import Backends, Route
 from gateway.core.calls import Call, Incoming, Reply, Target
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, invalid_argument, valid_text
 from gateway.core.signatures import ModelSignatures
 from gateway.fronts import ApiPart, ApiSubject
 from gateway.fronts.tfs import openapi, urls
@@ -124,11 +124,20 @@ class TfsFront:
         request_cls, rpc, to_json = _EXAMPLE_APIS[route.target.verb]
         with route.call.phase("decode"):
             parsed = example_codec.example_body_from_json(body)
+        if parsed.signature_name != valid_text(parsed.signature_name):
+            await self.no_such_signature(route, parsed.signature_name)
+        with route.call.phase("decode"):
             request = request_codec.example_request(request_cls(), route.spec, parsed)
         with route.call.phase("backend"):
             response = await getattr(route.client, rpc)(request, **route.kw)
         with route.call.phase("encode"):
             return to_json(response.result)
+
+    async def no_such_signature(self, route: Route, signature_name: str) -> None:
+        """A signature name that is not UTF-8 names no signature, but the model lookup
+        answers first (compatibility.md §2): ask for the model's signatures, then refuse."""
+        await self.backends.signatures(route)
+        raise invalid_argument(f"No signature was found with the name: {signature_name}")
 
     async def status(self, route: Route) -> bytes:
         response = await self.backends.status(route)
