@@ -10,6 +10,7 @@ translated once, at their boundary.
 from __future__ import annotations
 
 import enum
+import re
 
 
 class Code(enum.IntEnum):
@@ -64,10 +65,26 @@ def http_status(code: int) -> int:
         return 500
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def renderable(message: str) -> str:
+    """The message with U+FFFD for any surrogate, so that it can be written as JSON.
+
+    Messages echo client input, and the JSON parser hands bytes that are not UTF-8
+    back as surrogate escapes (compatibility.md §3); TF Serving would echo the raw
+    bytes, an answer that is not UTF-8 (compatibility.md §10).
+    """
+    if message.isascii():
+        return message
+    return _SURROGATES.sub("\ufffd", message)
+
+
 class GatewayError(Exception):
     """A failure with a canonical code and the message the client will see."""
 
     def __init__(self, code: Code, message: str, *, from_backend: bool = False) -> None:
+        message = renderable(message)
         super().__init__(message)
         self.code = code
         self.message = message

@@ -86,12 +86,23 @@ def _fill_example(value: Any, example: Any) -> None:
         raise invalid_argument(f"Example must be JSON object but got JSON {json_type(value)}")
     features = example.features.feature
     for name, content in value.items():
-        feature = features[name]
+        feature = features[_feature_name(name)]
         feature.SetInParent()
         values = content if isinstance(content, list) else [content]
         kind, converted = _feature_values(name, values)
         if kind is not None:
             getattr(feature, kind).value.extend(converted)
+
+
+def _feature_name(name: str) -> str:
+    """Feature names are protobuf map keys, which must be UTF-8 (compatibility.md §10):
+    a key that is not reaches here as surrogate escapes (compatibility.md §3)."""
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid_argument(f"Feature: {name} has a name that is not valid UTF-8") from None
+    return name
 
 
 _KIND_NAMES = {"int64_list": "int64", "float_list": "float", "bytes_list": "bytes"}
