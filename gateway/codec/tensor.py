@@ -299,10 +299,19 @@ def _exact(value: Any, dt: DType) -> JsonTensor:
     if dt.numpy is None or dt.name == "string":
         return JsonTensor(dt, shape, leaves)
     with np.errstate(over="ignore"):
-        values = np.array(leaves, dtype=np.float64 if dt.name in ("float", "double") else None)
-        if values.dtype == object:
-            values = values.astype(np.float64)
+        values = np.array(leaves, dtype=_WIDE.get(dt.name, np.int64))
         return JsonTensor(dt, shape, values.astype(dt.numpy).reshape(-1))
+
+
+# The exact path's leaves are checked already; each is held exactly by its dtype's wide
+# form (integer tokens are at most uint64), then narrowed C-style (compatibility.md §4.3).
+# Letting numpy pick would turn [0, 2**63 + 1] into float64 and lose the low bits.
+_WIDE: dict[str, type[np.generic]] = {
+    "float": np.float64,
+    "double": np.float64,
+    "uint64": np.uint64,
+    "bool": np.bool_,
+}
 
 
 def _dense_shape(value: Any) -> tuple[int, ...]:
