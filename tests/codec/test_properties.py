@@ -80,6 +80,10 @@ def write(value: Any, b64: bool = False) -> bytes:
         return b"{" + b",".join(items) + b"}"
     if isinstance(value, bytes):
         return b'{"b64":"' + base64.b64encode(value) + b'"}' if b64 else _string(value)
+    if value is None:
+        return b"null"
+    if isinstance(value, str):
+        return _string(value.encode())
     if isinstance(value, bool):
         return b"true" if value else b"false"
     if isinstance(value, float):
