@@ -98,8 +98,16 @@ def predict(data: bytes) -> None:
         raise Bug("the PredictRequest does not carry the body's signature and inputs")
     if not all(dtype_of(proto.dtype).json_out for proto in request.inputs.values()):
         return  # only an empty tensor converts to these; no answer can hold them
-    arrays = {alias: tensor_to_ndarray(proto) for alias, proto in request.inputs.items()}
-    answer = response_to_json(dict(request.inputs), columnar)
+    try:
+        _answer_round_trip(dict(request.inputs), columnar, dtypes)
+    except GatewayError as exc:
+        # Inputs that converted always have an answer: row inputs share their batch.
+        raise Bug(f"the answer for converted inputs failed: {exc!r}") from exc
+
+
+def _answer_round_trip(outputs: dict[str, Any], columnar: bool, dtypes: Mapping[str, int]) -> None:
+    arrays = {alias: tensor_to_ndarray(proto) for alias, proto in outputs.items()}
+    answer = response_to_json(outputs, columnar)
     loads(answer)
     if columnar:
         _columns_round_trip(answer, dtypes, arrays)
