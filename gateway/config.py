@@ -535,9 +535,12 @@ def deployments_from_pairs(pairs: list[str], where: str) -> dict[str, Deployment
 
 def read_toml(path: str) -> dict[str, Any]:
     try:
-        doc = tomllib.loads(Path(path).read_text())
+        # TOML is UTF-8 whatever the locale says.
+        doc = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     unknown = set(doc) - _SECTIONS

@@ -149,29 +149,35 @@ def is_b64_object(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str | bytes)
 
 
-_B64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_B64_ALPHABET = re.compile(rb"[A-Za-z0-9+/]*")
+_B64_PAD = re.compile(rb"[=.]")
+_B64_SPACE = b" \t\n\v\f\r"
 
 
 def b64_decode(value: dict[str, Any]) -> bytes:
-    """Strict standard base64 with optional padding; TF Serving rejects what absl rejects."""
+    """Standard base64 as absl::Base64Unescape reads it (compatibility.md §4.4).
+
+    ASCII whitespace anywhere is skipped; ``=`` or ``.`` pad; after the first pad
+    only pads (and whitespace) may follow, and there must be none or exactly as
+    many as complete the last quantum.
+    """
     text = value["b64"]
     raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    if len(raw) % 4 == 0:
-        # Fast path: padded, strictly valid standard base64 (the common case).
+    if len(raw) % 4 == 0 and b"=" not in raw[:-2]:
+        # Fast path: padded (or unpadded whole quanta), strictly valid: the common case.
         try:
             return binascii.a2b_base64(raw, strict_mode=True)
         except binascii.Error:
             pass
-    if _B64.fullmatch(raw) is None or len(raw.rstrip(b"=")) % 4 == 1:
+    pad = _B64_PAD.search(raw)
+    cut = len(raw) if pad is None else pad.start()
+    data = raw[:cut].translate(None, _B64_SPACE)
+    pads = raw[cut:].translate(None, _B64_SPACE)
+    expected = -len(data) % 4  # 0, 2 or 1 pads complete the last quantum; 3 means 1 char
+    valid = _B64_ALPHABET.fullmatch(data) is not None and expected != 3
+    if not valid or pads.translate(None, b"=.") or len(pads) not in (0, expected):
         raise invalid_argument("Unable to base64 decode")
-    padded = raw.rstrip(b"=")
-    padded += b"=" * (-len(padded) % 4)
-    if len(padded) != len(raw) and raw.endswith(b"=") and len(raw) % 4:
-        raise invalid_argument("Unable to base64 decode")
-    try:
-        return base64.b64decode(padded, validate=True)
-    except binascii.Error:
-        raise invalid_argument("Unable to base64 decode") from None
+    return binascii.a2b_base64(data + b"=" * expected, strict_mode=True)
 
 
 @dataclass(slots=True)
@@ -314,10 +320,19 @@ def _exact(value: Any, dt: DType) -> JsonTensor:
     if dt.numpy is None or dt.name == "string":
         return JsonTensor(dt, shape, leaves)
     with np.errstate(over="ignore"):
-        values = np.array(leaves, dtype=np.float64 if dt.name in ("float", "double") else None)
-        if values.dtype == object:
-            values = values.astype(np.float64)
+        values = np.array(leaves, dtype=_WIDE.get(dt.name, np.int64))
         return JsonTensor(dt, shape, values.astype(dt.numpy).reshape(-1))
+
+
+# The exact path's leaves are checked already; each is held exactly by its dtype's wide
+# form (integer tokens are at most uint64), then narrowed C-style (compatibility.md §4.3).
+# Letting numpy pick would turn [0, 2**63 + 1] into float64 and lose the low bits.
+_WIDE: dict[str, type[np.generic]] = {
+    "float": np.float64,
+    "double": np.float64,
+    "uint64": np.uint64,
+    "bool": np.bool_,
+}
 
 
 def _dense_shape(value: Any) -> tuple[int, ...]:

@@ -225,24 +225,15 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
         raise ClientGone from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
         return body
-    return inflate(body, settings.max_inflated_bytes)
-
-
-def inflate(body: bytes, cap: int) -> bytes:
-    """A gzip body inflated; b"" when it is not gzip or does not end properly (a cut
-    trailer included: compatibility.md §1), 413 past ``cap`` bytes."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(body, cap + 1)
-    except zlib.error:
-        return b""
-    if len(inflated) > cap or inflater.unconsumed_tail:
+    cap = settings.max_inflated_bytes
+    inflated = gunzip(body, cap)
+    if inflated is None:
         raise web.HTTPRequestEntityTooLarge(
             max_size=cap,
             actual_size=cap + 1,
             text=f"Request body exceeds {cap} bytes once decompressed",
         )
-    return inflated if inflater.eof else b""
+    return inflated
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -267,6 +258,21 @@ def _q_value(params: str) -> float:
             except ValueError:
                 return 0.0
     return 1.0
+
+
+def gunzip(body: bytes, cap: int) -> bytes | None:
+    """A gzip body inflated, pure (the fuzzers call it directly): b"" when it does not
+    inflate or does not end properly, a cut trailer included (TF Serving counts it as
+    empty: compatibility.md §1); None when it would inflate past ``cap`` bytes
+    (inflating stops there)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, cap + 1)
+    except zlib.error:
+        return b""
+    if len(inflated) > cap or inflater.unconsumed_tail:
+        return None
+    return inflated if inflater.eof else b""
 
 
 def authenticate(request: web.Request) -> str | None:

@@ -42,6 +42,15 @@ CONVERSIONS: list[tuple[bytes, dict[str, int], dict[str, tuple[int, list[int], A
     ),
     (b'{"instances": [18446744073709551615]}', {"x": U64}, {"x": (U64, [1], [2**64 - 1])}, False),
     (b'{"instances": [4294967295]}', {"x": U32}, {"x": (U32, [1], [4294967295])}, False),
+    # Found by the property tests: uint64 values past int64 beside small ones went
+    # through float64 and lost their low bits.
+    (b'{"inputs": [0, 9223372036854775809]}', {"x": U64}, {"x": (U64, [2], [0, 2**63 + 1])}, True),
+    (
+        b'{"instances": [[1], [18446744073709551615]]}',
+        {"x": U64},
+        {"x": (U64, [2, 1], [[1], [2**64 - 1]])},
+        False,
+    ),
     (b'{"instances": [true, false]}', {"x": B}, {"x": (B, [2], [True, False])}, False),
     (b'{"instances": ["a", {"b64": "aGk="}]}', {"x": S}, {"x": (S, [2], [b"a", b"hi"])}, False),
     (b'{"instances": [{"b64": "aGk="}]}', {"x": S}, {"x": (S, [1], [b"hi"])}, False),
