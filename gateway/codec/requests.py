@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.core import protos
+from gateway.core.errors import valid_text
 
 
 def fill_model_spec(
@@ -17,13 +18,15 @@ def fill_model_spec(
     label: str | None = None,
     signature_name: str = "",
 ) -> None:
-    spec.name = model
+    # Names travel as proto3 strings: bytes that were not UTF-8 show as U+FFFD
+    # (compatibility.md §10.4), and the ModelServer answers "not found" for them.
+    spec.name = valid_text(model)
     if version is not None:
         spec.version.value = version
     elif label is not None:
-        spec.version_label = label
+        spec.version_label = valid_text(label)
     if signature_name:
-        spec.signature_name = signature_name
+        spec.signature_name = valid_text(signature_name)
 
 
 def predict_request(
