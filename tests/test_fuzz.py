@@ -1,5 +1,6 @@
 """The fuzz targets on their seed corpora, and every input the fuzzers found as a regression
-test (fuzz/: scripts/fuzz). Known bugs owned elsewhere (fuzz.known) would be strict xfails; none are open."""
+test (fuzz/: scripts/fuzz). Known bugs owned elsewhere (fuzz.known) would be strict xfails;
+none are open."""
 
 from __future__ import annotations
 
