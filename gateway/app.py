@@ -9,7 +9,7 @@ import gc
 import logging
 import signal
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -40,6 +40,7 @@ from gateway.edge.middleware import (
 from gateway.edge.security import Authenticator, Cors
 from gateway.fronts import Front
 from gateway.fronts.tfs.handlers import TfsFront
+from gateway.fronts.v2.handlers import V2Front
 
 __all__ = ["HEALTHZ", "METRICS", "READYZ", "ProtocolErrorFilter", "create_app"]
 
@@ -62,6 +63,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     front = next((f for f in request.app[FRONTS] if f.owns(raw)), None)
     if front is None:
         return await operations(request)
+    request["front"] = front.name
     incoming = incoming_of(request)
     target = request["target"] = front.target(incoming)
     if principal is not None and target.model:
@@ -99,12 +101,17 @@ async def operations(request: web.Request) -> web.StreamResponse:
 
 
 async def readiness(request: web.Request) -> web.Response:
-    if request.app[EDGE].draining:
-        return json_response(orjson.dumps({"ready": False, "reasons": ["shutting down"]}), 503)
-    reasons = await request.app[BACKENDS].readiness()
+    reasons = await readiness_reasons(request.app)
     return json_response(
         orjson.dumps({"ready": not reasons, "reasons": reasons}), 503 if reasons else 200
     )
+
+
+async def readiness_reasons(app: web.Application) -> list[str]:
+    """Why the gateway is not ready (empty when it is); fronts ask this too."""
+    if app[EDGE].draining:
+        return ["shutting down"]
+    return await app[BACKENDS].readiness()
 
 
 def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -112,7 +119,7 @@ def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIter
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         app[BACKENDS] = backends = Backends(settings)
-        app[FRONTS].extend(mount_fronts(settings, backends))
+        app[FRONTS].extend(mount_fronts(settings, backends, lambda: readiness_reasons(app)))
         try:
             yield
         finally:
@@ -121,8 +128,10 @@ def backend_context(settings: Settings) -> Callable[[web.Application], AsyncIter
     return context
 
 
-def mount_fronts(settings: Settings, backends: Backends) -> list[Front]:
-    return [TfsFront(settings, backends)]
+def mount_fronts(
+    settings: Settings, backends: Backends, readiness: Callable[[], Awaitable[list[str]]]
+) -> list[Front]:
+    return [TfsFront(settings, backends), V2Front(settings, backends, readiness)]
 
 
 async def on_startup(app: web.Application) -> None:

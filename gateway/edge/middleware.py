@@ -31,6 +31,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Operational endpoints, matched on the decoded path without the query string.
 HEALTHZ, READYZ, METRICS = "/healthz", "/readyz", "/metrics"
+# The metrics' front label of requests no front owns (operations, unknown paths).
+OPERATIONS = "ops"
 
 
 @dataclass(slots=True)
@@ -130,9 +132,10 @@ def observe(
     target: Target | None = request.get("target")
     call: Call | None = request.get("call")
     verb = target.verb if target is not None else "other"
+    front = request.get("front", OPERATIONS)
     model = metric_model(request.app[EDGE], target, response.status)
-    metrics.REQUESTS.labels(model, verb, str(response.status)).inc()
-    metrics.LATENCY.labels(verb).observe(seconds)
+    metrics.REQUESTS.labels(front, model, verb, str(response.status)).inc()
+    metrics.LATENCY.labels(front, verb).observe(seconds)
     phases = call.phases if call is not None else {}
     for phase, spent in phases.items():
         metrics.PHASES.labels(verb, phase).observe(spent)

@@ -171,7 +171,7 @@ def test_metrics_and_access_log_show_what_happened(
     assert get(url, "/v1/models/abort.UNAVAILABLE").status == 503
     assert post(url, "/v1/models/ok:predict", b"[" * 200_000).status == 413
     text = get(url, "/metrics").body.decode()
-    assert 'tfs_gateway_requests_total{model="ok",status="200",verb="predict"}' in text
+    assert 'tfs_gateway_requests_total{front="tfs",model="ok",status="200",verb="predict"}' in text
     assert 'status="504",verb="predict"' in text
     assert 'tfs_gateway_backend_errors_total{backend="default",code="DEADLINE_EXCEEDED"}' in text
     assert 'tfs_gateway_backend_errors_total{backend="default",code="UNAVAILABLE"}' in text
