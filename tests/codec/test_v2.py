@@ -129,6 +129,17 @@ def test_nested_and_flat_json_data_are_the_same_tensor() -> None:
     assert tensor_to_ndarray(flat).tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
+def test_nesting_deeper_than_numpy_goes() -> None:
+    data: Any = [2.0]
+    for _ in range(99):
+        data = [data]
+    sent = sent_to_modelserver(one("FP32", [1] * 100, data)).inputs["x"]
+    assert len(sent.tensor_shape.dim) == 100
+    assert np.frombuffer(sent.tensor_content, "<f4").tolist() == [2.0]
+    with pytest.raises(GatewayError, match="not as shape"):
+        infer_request_from_http(one("FP32", [1] * 99, data), None)
+
+
 def test_booleans_outside_the_data_do_not_slow_or_break_numbers() -> None:
     body = orjson.dumps(
         {

@@ -137,11 +137,13 @@ def elements_from_json(data: Any, dt: Datatype, shape: Shape, where: str, bools:
         return [_utf8(leaf, where) for leaf in leaves]
     try:
         arr = np.array(data)
+        nesting, flat = arr.shape, arr.reshape(-1)
     except (ValueError, OverflowError):
-        nesting, leaves = _regular(data, where)  # irregular nesting raises here
-        arr = np.array(leaves, dtype=object).reshape(nesting)
-    _check_nesting(arr.shape, shape, where)
-    flat = arr.reshape(-1)
+        # Irregular nesting raises here; regular nesting deeper than numpy's 64 dimensions
+        # goes on as a flat array of leaves.
+        nesting, leaves = _regular(data, where)
+        flat = np.array(leaves, dtype=object)
+    _check_nesting(nesting, shape, where)
     if not _numbers_ok(flat, dt, bools, data):
         flat = _exact_numbers(data, dt, where)
     return _narrow(flat, dt, where)
