@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.loadgen --port P --path /v1/models/ok:predict --body-file F
 --concurrency C --requests N --max-seconds S`` (or ``--method GET`` without a
-body) opens C connections, sends ``--warmup`` requests, prints ``ready`` and
+body; ``--header 'Name: value'`` adds a header) opens C connections, sends
+``--warmup`` requests, prints ``ready`` and
 waits for a line on stdin (so the caller can snapshot the server's CPU time),
 then sends N requests in total (or stops after S seconds) and prints one JSON
 line: requests, errors, seconds, req_s, p50_ms, p99_ms. A raw asyncio protocol keeps the generator's
@@ -52,7 +53,8 @@ class _Conn(asyncio.Protocol):
                 return
             head = bytes(self.buf[:end]).lower()
             self.status = int(head[9:12])
-            start = head.index(b"content-length:") + 15
+            # At a line start: Inference-Header-Content-Length also ends in content-length.
+            start = head.index(b"\r\ncontent-length:") + 17
             stop = head.find(b"\r\n", start)
             self.expect = end + 4 + int(head[start : stop if stop > 0 else None])
         if len(self.buf) >= self.expect:
@@ -96,6 +98,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
     head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
     if args.method == "POST":
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{line}\r\n" for line in args.header)
     head += "\r\n"
     payload = head.encode() + body
     loop = asyncio.get_running_loop()
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", required=True)
     p.add_argument("--method", choices=("POST", "GET"), default="POST")
     p.add_argument("--body-file", help="the POST body")
+    p.add_argument("--header", action="append", default=[], help="one more 'Name: value'")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=50)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import protocols
+
 Row = dict[str, Any]
 
 
@@ -80,6 +82,16 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 "<=",
                 250,
                 "us",
+            )
+        )
+    rows = results["e2e"].get("protocols")
+    if rows:
+        out.append(
+            _target(
+                "V2 binary 1000x784: gateway CPU / TF Serving JSON",
+                protocols.ratio(rows, "1000x784", protocols.V2_BINARY),
+                "<=",
+                0.05,
             )
         )
     mem = results["e2e"]["memory"]
@@ -208,4 +220,6 @@ def render(results: dict[str, Any]) -> str:
     lines += [*_e2e_table(results["e2e"]), ""]
     lines += _budget_lines(results.get("cpu_budget"))
     lines += [*_memory_lines(results["e2e"]["memory"]), ""]
+    if results["e2e"].get("protocols"):
+        lines += [protocols.render(results["e2e"]["protocols"]), ""]
     return "\n".join([*lines, *_targets_table(results["targets"])])

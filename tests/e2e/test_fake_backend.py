@@ -111,7 +111,7 @@ def test_request_id_is_echoed_and_forwarded(
 
 
 def test_unknown_paths_get_json_404(gw: str) -> None:
-    for path in ("/", "/v1", "/v2/models/m", "/favicon.ico"):
+    for path in ("/", "/v1", "/v3/models/m", "/v2/nope", "/favicon.ico"):
         reply = get(gw, path)
         assert reply.status == 404
         assert reply.json() == {"error": "Not Found"}
