@@ -17,7 +17,7 @@ from aiohttp.web_runner import GracefulExit
 
 from gateway.config import Settings
 from gateway.core.backends import Backends
-from gateway.core.calls import Call, Incoming, Reply
+from gateway.core.calls import Body, Call, Incoming, Reply
 from gateway.edge import metrics
 from gateway.edge.middleware import (
     AUTH,
@@ -69,7 +69,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if principal is not None and target.model:
         request.app[AUTH].authorize(principal, target)
     settings = request.app[SETTINGS]
-    body = await read_body(request, settings) if request.method == "POST" else b""
+    body = await read_body(request, settings) if request.method == "POST" else Body()
     request_id = request["request_id"] = request_id_of(request)
     call = request["call"] = Call(request_id=request_id)
     try:

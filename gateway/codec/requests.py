@@ -2,9 +2,9 @@
 status and metadata requests, and a PredictRequest assembled from already
 converted TensorProtos (the wire format of map field 2, written directly).
 
-A tensor may also arrive as a ``RawTensor``: dtype, shape and a buffer of raw
-little-endian elements, written as TensorProto field 4 (``tensor_content``)
-without first copying the buffer into a message."""
+A tensor may also arrive as a ``RawTensor``: dtype, shape and the buffers of its
+raw little-endian elements, written as TensorProto field 4 (``tensor_content``)
+without first copying them into a message."""
 
 from __future__ import annotations
 
@@ -19,18 +19,20 @@ Buffer = bytes | memoryview
 
 @dataclass(frozen=True, slots=True)
 class RawTensor:
-    """A fixed-size-dtype TensorProto given as its header and its raw elements."""
+    """A fixed-size-dtype TensorProto given as its header and its raw elements, which
+    may lie in several buffers (byte-format: len() is a size in bytes)."""
 
     dtype: int
     shape: tuple[int, ...]
-    content: Buffer  # a byte-format buffer: len() is its size in bytes
+    content: tuple[Buffer, ...]
 
     def parts(self) -> list[Buffer]:
         head = protos.TensorProto(dtype=self.dtype)
         for size in self.shape:
             head.tensor_shape.dim.add(size=size)
+        size = sum(len(part) for part in self.content)
         # Field 4 (tensor_content), length-delimited: tag 0x22.
-        return [head.SerializeToString(), b"\x22", _varint(len(self.content)), self.content]
+        return [head.SerializeToString(), b"\x22", _varint(size), *self.content]
 
 
 def _tensor_parts(tensor: Any) -> list[Buffer]:

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.config import Settings
-from gateway.core.calls import Call, Target
+from gateway.core.calls import Body, Call, Target
 from gateway.core.errors import GatewayError
 from gateway.edge import metrics
 from gateway.edge.security import Authenticator, Cors, Unauthenticated
@@ -180,7 +180,7 @@ def access_line(
     return orjson.dumps(record).decode()
 
 
-async def read_body(request: web.Request, settings: Settings) -> bytes:
+async def read_body(request: web.Request, settings: Settings) -> Body:
     """The request body, inflated when gzip-encoded (TF Serving does the same).
 
     A body that fails to inflate counts as empty, as in TF Serving; one that
@@ -188,27 +188,27 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
     """
     try:
         async with asyncio.timeout(settings.body_timeout_s):
-            body = await read_raw(request, settings.max_body_bytes)
+            chunks = await read_chunks(request, settings.max_body_bytes)
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
-        return body
+        return Body(chunks)
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        inflated = inflater.decompress(body, settings.max_inflated_bytes + 1)
+        inflated = inflater.decompress(b"".join(chunks), settings.max_inflated_bytes + 1)
     except zlib.error:
-        return b""
+        return Body()
     if len(inflated) > settings.max_inflated_bytes or inflater.unconsumed_tail:
         raise web.HTTPRequestEntityTooLarge(
             max_size=settings.max_inflated_bytes,
             actual_size=settings.max_inflated_bytes + 1,
             text=f"Request body exceeds {settings.max_inflated_bytes} bytes once decompressed",
         )
-    return inflated
+    return Body((inflated,))
 
 
-async def read_raw(request: web.Request, limit: int) -> bytes:
-    """The body as it came, the chunks joined once (aiohttp's ``read()`` copies a large
+async def read_chunks(request: web.Request, limit: int) -> list[bytes]:
+    """The body in the chunks it came in, not copied (aiohttp's ``read()`` copies a large
     body three times); 413 past ``limit``, at once when Content-Length says so."""
     declared = request.content_length or 0
     if declared > limit:
@@ -221,7 +221,7 @@ async def read_raw(request: web.Request, limit: int) -> bytes:
         if size > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks
 
 
 def authenticate(request: web.Request) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 
 
 class Front(Protocol):
@@ -19,6 +19,6 @@ class Front(Protocol):
         """Parse the URL; GatewayError with the protocol's texts when it is malformed."""
         ...
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         """Run the endpoint the target names."""
         ...

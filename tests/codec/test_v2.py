@@ -16,6 +16,7 @@ from gateway.codec.requests import predict_request
 from gateway.codec.tensor import tensor_to_ndarray
 from gateway.codec.v2 import datatypes, model
 from gateway.codec.v2.infer import (
+    InferRequest,
     SignatureView,
     check_signature,
     infer_request_from_http,
@@ -45,6 +46,12 @@ TF_OF = {name: row.tf for name, row in datatypes.BY_NAME.items()}
 SPEC = ("m", None, None)
 
 
+def parse(body: bytes, header: str | None, chunk: int = 0) -> InferRequest:
+    """Parse a body that arrived in one piece, or in pieces of ``chunk`` bytes."""
+    step = chunk or max(len(body), 1)
+    return infer_request_from_http([body[i : i + step] for i in range(0, len(body), step)], header)
+
+
 def client_body(datatype: str, array: np.ndarray, binary: bool) -> tuple[bytes, str | None]:
     """The body tritonclient sends for one input ``x`` (and its header length)."""
     given = InferInput("x", list(array.shape), datatype)
@@ -54,9 +61,9 @@ def client_body(datatype: str, array: np.ndarray, binary: bool) -> tuple[bytes, 
     return body, None if json_size is None else str(json_size)
 
 
-def sent_to_modelserver(body: bytes, header: str | None = None) -> Any:
+def sent_to_modelserver(body: bytes, header: str | None = None, chunk: int = 0) -> Any:
     """The PredictRequest the gateway would send, parsed back."""
-    request = infer_request_from_http(body, header)
+    request = parse(body, header, chunk)
     inputs = {given.name: given.tensor for given in request.inputs}
     wire = predict_request(SPEC, request.signature_name, inputs, request.output_filter())
     return protos.PredictRequest.FromString(wire)
@@ -81,12 +88,13 @@ def assert_same(got: np.ndarray, expected: np.ndarray) -> None:
 # --- requests -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("chunk", [0, 3, 50], ids=["one-piece", "3-byte-chunks", "50-byte-chunks"])
 @pytest.mark.parametrize("datatype", sorted(ARRAYS))
-def test_binary_inputs_reach_the_modelserver_unchanged(datatype: str) -> None:
+def test_binary_inputs_reach_the_modelserver_unchanged(datatype: str, chunk: int) -> None:
     array = ARRAYS[datatype]
     body, header = client_body(datatype, array, binary=True)
     assert header is not None
-    sent = sent_to_modelserver(body, header)
+    sent = sent_to_modelserver(body, header, chunk)
     tensor = sent.inputs["x"]
     assert tensor.dtype == TF_OF[datatype]
     assert [d.size for d in tensor.tensor_shape.dim] == [2, 2]
@@ -137,7 +145,7 @@ def test_nesting_deeper_than_numpy_goes() -> None:
     assert len(sent.tensor_shape.dim) == 100
     assert np.frombuffer(sent.tensor_content, "<f4").tolist() == [2.0]
     with pytest.raises(GatewayError, match="not as shape"):
-        infer_request_from_http(one("FP32", [1] * 99, data), None)
+        parse(one("FP32", [1] * 99, data), None)
 
 
 def test_booleans_outside_the_data_do_not_slow_or_break_numbers() -> None:
@@ -148,7 +156,7 @@ def test_booleans_outside_the_data_do_not_slow_or_break_numbers() -> None:
             "outputs": [{"name": "y", "parameters": {"binary_data": False}}],
         }
     )
-    request = infer_request_from_http(body, None)
+    request = parse(body, None)
     assert request.binary_output is True and request.outputs[0].binary is False
     assert tensor_to_ndarray(sent_to_modelserver(body).inputs["x"]).tolist() == [1.0, 2.5]
 
@@ -162,7 +170,7 @@ def test_json_request_fields() -> None:
             "outputs": [{"name": "b"}, {"name": "a"}],
         }
     )
-    request = infer_request_from_http(body, None)
+    request = parse(body, None)
     assert request.id == "req-7"
     assert request.signature_name == "other"
     assert request.output_filter() == ["b", "a"]
@@ -186,9 +194,13 @@ def test_binary_and_json_inputs_mix_in_order() -> None:
 def test_binary_inputs_are_not_copied_before_the_final_join() -> None:
     array = np.arange(1000, dtype=np.float32)
     body, header = client_body("FP32", array, binary=True)
-    request = infer_request_from_http(body, header)
+    assert header is not None
+    json_size = int(header)
+    chunks = [body[:100], body[100 : json_size + 1000], body[json_size + 1000 :]]
+    request = infer_request_from_http(chunks, header)
     content = request.inputs[0].tensor.content
-    assert isinstance(content, memoryview) and content.obj is body
+    assert [view.obj for view in content] == chunks[1:]
+    assert b"".join(content) == array.tobytes()
 
 
 # --- request errors -----------------------------------------------------------------------
@@ -379,18 +391,19 @@ REQUEST_ERRORS: list[tuple[str, bytes, str | None, str]] = [
 ]
 
 
+@pytest.mark.parametrize("chunk", [0, 5], ids=["one-piece", "5-byte-chunks"])
 @pytest.mark.parametrize(
     ("body", "header", "fragment"),
     [case[1:] for case in REQUEST_ERRORS],
     ids=[case[0] for case in REQUEST_ERRORS],
 )
 def test_bad_requests_are_400_with_a_clear_message(
-    body: bytes, header: str | None, fragment: str
+    body: bytes, header: str | None, fragment: str, chunk: int
 ) -> None:
     if header == "HEADER":
         header = header_of(body)
     with pytest.raises(GatewayError) as caught:
-        infer_request_from_http(body, header)
+        parse(body, header, chunk)
     assert caught.value.code == Code.INVALID_ARGUMENT
     assert fragment in caught.value.message
 
@@ -413,7 +426,7 @@ def request_of(*inputs: tuple[str, str], outputs: tuple[str, ...] = ()) -> Any:
     for item in doc["inputs"]:
         if item["datatype"] == "BOOL":
             item["data"] = [True]
-    return infer_request_from_http(orjson.dumps(doc), None)
+    return parse(orjson.dumps(doc), None)
 
 
 def test_a_matching_request_passes() -> None:
@@ -505,7 +518,7 @@ def client_result(body: bytes, json_size: int | None) -> Any:
 def test_binary_outputs_read_back_in_the_client(datatype: str, content: bool) -> None:
     array = ARRAYS[datatype]
     body, header = client_body(datatype, array, binary=True)
-    request = infer_request_from_http(body, header)
+    request = parse(body, header)
     answer_body, json_size = infer_response_to_http(answer(datatype, array, content), request, "m")
     assert json_size is not None
     result = client_result(answer_body, json_size)
@@ -520,7 +533,7 @@ JSON_OUT_ARRAYS = {**ARRAYS, "BYTES": np.array([["a", ""], ["h\u00e9llo", "z"]],
 def test_json_outputs_read_back_in_the_client(datatype: str) -> None:
     array = JSON_OUT_ARRAYS[datatype]
     sent = array if datatype != "BYTES" else np.vectorize(str.encode, otypes=[object])(array)
-    request = infer_request_from_http(b'{"inputs": [], "outputs": [{"name": "y"}]}', None)
+    request = parse(b'{"inputs": [], "outputs": [{"name": "y"}]}', None)
     answer_body, json_size = infer_response_to_http(answer(datatype, sent, False), request, "m")
     assert json_size is None
     result = client_result(answer_body, None)
@@ -534,7 +547,7 @@ def test_json_outputs_read_back_in_the_client(datatype: str) -> None:
 def test_response_fields_and_output_order() -> None:
     response = answer("FP32", np.zeros((1, 2), np.float32), False)
     response.outputs["a"].CopyFrom(tensor_proto("INT32", np.array([5], np.int32), False))
-    everything = infer_request_from_http(b'{"id": "q", "inputs": []}', None)
+    everything = parse(b'{"id": "q", "inputs": []}', None)
     doc = orjson.loads(infer_response_to_http(response, everything, "model-x")[0])
     assert doc == {
         "model_name": "model-x",
@@ -545,7 +558,7 @@ def test_response_fields_and_output_order() -> None:
             {"name": "y", "datatype": "FP32", "shape": [1, 2], "data": [0.0, 0.0]},
         ],
     }
-    chosen = infer_request_from_http(
+    chosen = parse(
         b'{"inputs": [], "outputs": [{"name": "y", "parameters": {"binary_data": true}},'
         b' {"name": "a"}], "parameters": {"binary_data_output": false}}',
         None,
@@ -560,7 +573,7 @@ def test_response_fields_and_output_order() -> None:
 
 
 def test_outputs_v2_cannot_write_are_refused() -> None:
-    request = infer_request_from_http(b'{"inputs": []}', None)
+    request = parse(b'{"inputs": []}', None)
     response = protos.PredictResponse()
     response.outputs["y"].string_val.append(b"\xff")
     response.outputs["y"].dtype = 7
@@ -571,7 +584,7 @@ def test_outputs_v2_cannot_write_are_refused() -> None:
     with pytest.raises(GatewayError, match="DT_COMPLEX64, which V2 cannot carry") as caught:
         infer_response_to_http(response, request, "m")
     assert caught.value.code == Code.UNIMPLEMENTED
-    asked = infer_request_from_http(b'{"inputs": [], "outputs": [{"name": "q"}]}', None)
+    asked = parse(b'{"inputs": [], "outputs": [{"name": "q"}]}', None)
     with pytest.raises(GatewayError) as caught:
         infer_response_to_http(response, asked, "m")
     assert caught.value.code == Code.INTERNAL

@@ -33,9 +33,11 @@ from gateway.core.errors import Code, GatewayError, invalid_argument
 INT64_MAX = 2**63 - 1
 
 Shape = tuple[int, ...]
-# What one input's elements become: a numpy array or a buffer of raw
-# little-endian elements (fixed-size types), or the element bytes (BYTES).
-Elements = np.ndarray | memoryview | list[bytes]
+# A binary part as it lies in the request body: views of the chunks it spans.
+Parts = tuple[memoryview, ...]
+# What one input's elements become: a numpy array or the raw little-endian
+# elements as they lie in the body (fixed-size types), or the element bytes (BYTES).
+Elements = np.ndarray | Parts | list[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,21 +293,27 @@ def bf16_floats(bits: np.ndarray) -> np.ndarray:
 # binary data -> elements
 
 
-def elements_from_binary(raw: memoryview, dt: Datatype, shape: Shape, where: str) -> Elements:
-    """An input's binary part: checked against its shape, never copied element by element."""
+def elements_from_binary(raw: Parts, dt: Datatype, shape: Shape, where: str) -> Elements:
+    """An input's binary part: checked against its shape, never copied element by element
+    (fixed-size types are not copied at all)."""
     count = element_count(shape)
+    size = sum(len(view) for view in raw)
     if dt.layout is None:
-        return _length_prefixed(raw, count, where)
+        return _length_prefixed(_contiguous(raw), count, where)
     need = count * dt.layout.itemsize
-    if len(raw) != need:
+    if size != need:
         raise invalid_argument(
-            f"{where}: binary_data_size is {len(raw)} bytes, but shape {shape_text(shape)}"
+            f"{where}: binary_data_size is {size} bytes, but shape {shape_text(shape)}"
             f" of {dt.name} takes {need}"
         )
     if dt.kind == "bool":
-        truth: np.ndarray = np.frombuffer(raw, dtype=np.uint8) != 0  # any non-zero byte is true
-        return truth
+        truth: np.ndarray = np.frombuffer(_contiguous(raw), dtype=np.uint8) != 0
+        return truth  # any non-zero byte is true
     return raw
+
+
+def _contiguous(raw: Parts) -> memoryview:
+    return raw[0] if len(raw) == 1 else memoryview(b"".join(raw))
 
 
 def _length_prefixed(raw: memoryview, count: int, where: str) -> list[bytes]:

@@ -20,7 +20,8 @@ the JSON, and the JSON's length goes back as ``Inference-Header-Content-Length``
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections import deque
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,16 +73,16 @@ class InferRequest:
 # request
 
 
-def infer_request_from_http(body: bytes, header_length: str | None) -> InferRequest:
-    """Parse a request body (JSON, or JSON + binary parts) and convert every input."""
-    json_size = _json_size(header_length, len(body))
-    view = memoryview(body)
-    head = view[:json_size]
+def infer_request_from_http(chunks: Sequence[bytes], header_length: str | None) -> InferRequest:
+    """Parse a request body, given in the chunks it arrived in (JSON, or JSON + binary
+    parts), and convert every input; binary parts stay views of the chunks."""
+    json_size = _json_size(header_length, sum(len(chunk) for chunk in chunks))
+    head, rest = split_body(chunks, json_size)
     doc = _document(head)
     parameters = _parameters(doc.get("parameters"), "request")
     raw_inputs = _list(doc, "inputs", required=True)
-    binaries = _binary_parts(raw_inputs, view[json_size:], header_length is not None)
-    bools = _data_may_hold_bools(body, json_size, doc)
+    binaries = _binary_parts(raw_inputs, rest, header_length is not None)
+    bools = _data_may_hold_bools(head, doc)
     seen: set[str] = set()
     inputs = [_input(item, binaries[index], bools, seen) for index, item in enumerate(raw_inputs)]
     return InferRequest(
@@ -92,6 +93,26 @@ def infer_request_from_http(body: bytes, header_length: str | None) -> InferRequ
         binary_output=_optional(parameters, "binary_data_output", bool, "request parameter")
         or False,
     )
+
+
+def split_body(chunks: Sequence[bytes], at: int) -> tuple[bytes, list[memoryview]]:
+    """The first ``at`` bytes as one bytes object; the rest as views of the chunks."""
+    head: list[bytes | memoryview] = []
+    rest: list[memoryview] = []
+    pos = 0
+    for chunk in chunks:
+        end = pos + len(chunk)
+        if end <= at:
+            head.append(chunk)
+        elif pos >= at:
+            rest.append(memoryview(chunk))
+        else:
+            view = memoryview(chunk)
+            head.append(view[: at - pos])
+            rest.append(view[at - pos :])
+        pos = end
+    # One whole chunk comes back as itself: a JSON body in one chunk is not copied.
+    return b"".join(head), rest
 
 
 def _json_size(header_length: str | None, body_size: int) -> int:
@@ -108,7 +129,7 @@ def _json_size(header_length: str | None, body_size: int) -> int:
     return size
 
 
-def _document(head: memoryview) -> dict[str, Any]:
+def _document(head: bytes) -> dict[str, Any]:
     if not head:
         raise invalid_argument("The inference request is empty")
     try:
@@ -164,11 +185,12 @@ def _name(item: Mapping[str, Any], what: str, seen: set[str]) -> str:
 
 
 def _binary_parts(
-    inputs: list[dict[str, Any]], binary: memoryview, has_header: bool
-) -> list[memoryview | None]:
+    inputs: list[dict[str, Any]], binary: list[memoryview], has_header: bool
+) -> list[dts.Parts | None]:
     """Cut the binary data after the JSON into the parts of the inputs that announce one."""
-    parts: list[memoryview | None] = []
-    pos = 0
+    parts: list[dts.Parts | None] = []
+    views = deque(binary)
+    remaining = sum(len(view) for view in binary)
     for item in inputs:
         parameters = item.get("parameters")
         size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
@@ -180,28 +202,43 @@ def _binary_parts(
             raise invalid_argument(f"{where}: binary_data_size must be a byte count")
         if not has_header:
             raise invalid_argument(f"{where} has binary_data_size, but there is no {HEADER_LENGTH}")
-        if size > len(binary) - pos:
+        if size > remaining:
             raise invalid_argument(
-                f"{where}: binary_data_size is {size}, but only {len(binary) - pos} bytes"
+                f"{where}: binary_data_size is {size}, but only {remaining} bytes"
                 " of binary data remain"
             )
-        parts.append(binary[pos : pos + size])
-        pos += size
-    if pos != len(binary):
+        parts.append(_take(views, size))
+        remaining -= size
+    if remaining:
         raise invalid_argument(
-            f"{len(binary) - pos} bytes of binary data follow the last input's binary data"
+            f"{remaining} bytes of binary data follow the last input's binary data"
         )
     return parts
 
 
-def _data_may_hold_bools(body: bytes, json_size: int, doc: dict[str, Any]) -> bool:
+def _take(views: deque[memoryview], size: int) -> dts.Parts:
+    """The next ``size`` bytes, as views (not copies) of the buffers they lie in."""
+    taken: list[memoryview] = []
+    while size:
+        view = views[0]
+        if len(view) <= size:
+            taken.append(views.popleft())
+            size -= len(view)
+        else:
+            taken.append(view[:size])
+            views[0] = view[size:]
+            size = 0
+    return tuple(taken)
+
+
+def _data_may_hold_bools(head: bytes, doc: dict[str, Any]) -> bool:
     """False when no true/false token sits inside any input's ``data``.
 
     Every boolean value is a ``true``/``false`` token in the text, so when the
     text holds no more such words than the document holds booleans outside
     the inputs' data, the data holds none (numpy would fold them into numbers).
     """
-    words = body.count(b"true", 0, json_size) + body.count(b"false", 0, json_size)
+    words = head.count(b"true") + head.count(b"false")
     if words == 0:
         return False
     outside = {k: v for k, v in doc.items() if k != "inputs"}
@@ -232,7 +269,7 @@ def _shape(value: Any, where: str) -> Shape:
 
 
 def _input(
-    item: dict[str, Any], binary: memoryview | None, bools: bool, seen: set[str]
+    item: dict[str, Any], binary: dts.Parts | None, bools: bool, seen: set[str]
 ) -> InferInput:
     name = _name(item, "input", seen)
     where = f"input '{name}'"
@@ -258,7 +295,7 @@ def _tensor(dt: Datatype, shape: Shape, elements: dts.Elements) -> Any:
             proto.tensor_shape.dim.add(size=size)
         proto.string_val.extend(elements)
         return proto
-    content = elements if isinstance(elements, memoryview) else _byte_view(elements)
+    content = elements if isinstance(elements, tuple) else (_byte_view(elements),)
     return RawTensor(dt.tf, shape, content)
 
 

@@ -19,7 +19,7 @@ from gateway.codec.tfs import status as status_codec
 from gateway.config import Settings
 from gateway.core import protos
 from gateway.core.backends import Backends, Route
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError
 from gateway.core.signatures import ModelSignatures
 from gateway.fronts.tfs import urls
@@ -74,12 +74,12 @@ class TfsFront:
             return urls.parse_tfs(method, raw)
         return urls.parse_paperspace(method, raw, self.deployment_models)
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         if target.verb == LIST_MODELS:
             return Reply(await self.list_models())
         route = self.backends.route(target, call)
         if target.verb in self._post:
-            return Reply(await self._post[target.verb](route, body))
+            return Reply(await self._post[target.verb](route, body.data))
         return Reply(await self._get[target.verb](route))
 
     async def predict(self, route: Route, body: bytes) -> bytes:

@@ -18,7 +18,7 @@ from gateway.codec.v2 import infer as infer_codec
 from gateway.codec.v2 import model as model_codec
 from gateway.config import Settings
 from gateway.core.backends import Backends, Route
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.errors import Code, GatewayError
 from gateway.core.signatures import ModelSignatures
 from gateway.fronts.v2 import urls
@@ -34,7 +34,7 @@ _CONFIG_VERBS = {
 }
 
 Readiness = Callable[[], Awaitable[list[str]]]
-Handler = Callable[[Target, Incoming, bytes, Call], Awaitable[Reply]]
+Handler = Callable[[Target, Incoming, Body, Call], Awaitable[Reply]]
 
 
 def signature_view(sigs: ModelSignatures, name: str, model: str) -> infer_codec.SignatureView:
@@ -83,7 +83,7 @@ class V2Front:
     def target(self, incoming: Incoming) -> Target:
         return urls.parse(incoming.method, incoming.raw_path, self.deployment_models)
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         return await self._handlers[target.verb](target, incoming, body, call)
 
     def _route(self, target: Target, call: Call, *, all_versions: bool = False) -> Route:
@@ -93,26 +93,26 @@ class V2Front:
 
     # --- server -------------------------------------------------------------------
 
-    async def server_metadata(self, t: Target, i: Incoming, b: bytes, c: Call) -> Reply:
+    async def server_metadata(self, t: Target, i: Incoming, b: Body, c: Call) -> Reply:
         version = gateway.__version__
         return Reply(model_codec.server_metadata_to_json(SERVER_NAME, version, EXTENSIONS))
 
-    async def live(self, t: Target, i: Incoming, b: bytes, c: Call) -> Reply:
+    async def live(self, t: Target, i: Incoming, b: Body, c: Call) -> Reply:
         return Reply(b'{"live":true}')
 
-    async def ready(self, t: Target, i: Incoming, b: bytes, c: Call) -> Reply:
+    async def ready(self, t: Target, i: Incoming, b: Body, c: Call) -> Reply:
         """Ready as ``/readyz`` is: every backend answers, every configured model is AVAILABLE."""
         reasons = await self.readiness()
         if reasons:
             raise GatewayError(Code.UNAVAILABLE, "Not ready: " + "; ".join(reasons))
         return Reply(b'{"ready":true}')
 
-    async def repository_index(self, t: Target, i: Incoming, body: bytes, c: Call) -> Reply:
-        ready_only = model_codec.index_request_from_json(body)
+    async def repository_index(self, t: Target, i: Incoming, body: Body, c: Call) -> Reply:
+        ready_only = model_codec.index_request_from_json(body.data)
         models = await self.backends.model_states()
         return Reply(model_codec.repository_index_to_json(models, ready_only))
 
-    async def wrong_method(self, t: Target, incoming: Incoming, b: bytes, c: Call) -> Reply:
+    async def wrong_method(self, t: Target, incoming: Incoming, b: Body, c: Call) -> Reply:
         allowed = urls.allowed_method(incoming.raw_path)
         body = b'{"error":"Method Not Allowed"}'
         return Reply(body, status=405, headers={"Allow": allowed})
@@ -120,7 +120,7 @@ class V2Front:
     # --- models -------------------------------------------------------------------
 
     async def model_metadata(
-        self, target: Target, incoming: Incoming, b: bytes, call: Call
+        self, target: Target, incoming: Incoming, b: Body, call: Call
     ) -> Reply:
         signature_name = incoming.query.get("signature_name", "")
         metadata, status = await asyncio.gather(
@@ -135,7 +135,7 @@ class V2Front:
             )
         return Reply(body)
 
-    async def model_ready(self, target: Target, i: Incoming, b: bytes, call: Call) -> Reply:
+    async def model_ready(self, target: Target, i: Incoming, b: Body, call: Call) -> Reply:
         """200 when the version (or, without one, any version) is AVAILABLE, else 503."""
         status = await self.backends.status(self._route(target, call))
         states = model_codec.version_states(status)
@@ -144,10 +144,10 @@ class V2Front:
             raise GatewayError(Code.UNAVAILABLE, f"Model '{target.model}' is not ready: {shown}")
         return Reply(model_codec.model_ready_to_json(target.model))
 
-    async def infer(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def infer(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         with call.phase("decode"):
             header = incoming.headers.get(infer_codec.HEADER_LENGTH)
-            request = infer_codec.infer_request_from_http(body, header)
+            request = infer_codec.infer_request_from_http(body.chunks, header)
         route = self._route(target, call)
         response = await self._predict(route, request)
         with call.phase("encode"):
