@@ -213,6 +213,9 @@ async def read_chunks(request: web.Request, limit: int) -> list[bytes]:
     declared = request.content_length or 0
     if declared > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    if not request.can_read_body:
+        # aiohttp's shared empty payload ends chunk iteration only once per process.
+        return []
     stream = request.content
     stream.set_read_chunk_size(limit)  # as read() does: no pause/resume per 64 KiB
     chunks, size = [], 0

@@ -110,6 +110,15 @@ def test_request_id_is_echoed_and_forwarded(
     assert made and made != "abc-123"
 
 
+def test_body_less_posts_one_after_another(gw: str) -> None:
+    # Each gets its answer; none may leave the gateway spinning on an empty body.
+    for _ in range(3):
+        reply = post(gw, "/v1/models/ok:predict", b"", timeout=10)
+        assert reply.json() == {"error": "JSON Parse error: The document is empty"}
+        assert post(gw, "/v2/models/ok/infer", None, timeout=10).status == 400
+    assert post(gw, "/v1/models/ok:predict", MNIST_ROW, timeout=10).status == 200
+
+
 def test_unknown_paths_get_json_404(gw: str) -> None:
     for path in ("/", "/v1", "/v3/models/m", "/v2/nope", "/favicon.ico"):
         reply = get(gw, path)

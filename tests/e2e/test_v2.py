@@ -55,6 +55,7 @@ def test_health_and_server_metadata(client: triton.InferenceServerClient) -> Non
 def test_repository_index(client: triton.InferenceServerClient, gateway_url: str) -> None:
     # The configured models (here: those of the fixture's deployments) in Triton's format.
     index = client.get_model_repository_index()
+    assert client.get_model_repository_index() == index  # body-less POSTs, one after another
     assert index == [
         {"name": "default", "version": "123", "state": "READY"},
         {"name": "half_plus_two_tf2", "version": "123", "state": "READY"},
