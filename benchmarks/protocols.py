@@ -11,7 +11,10 @@ layout (flat row-major ``data``, output asked for as JSON) and TF Serving JSON i
 ``{"instances": ...}``, both with the same number text (``benchmarks.payloads.dumps``).
 The backend is the trivial one (tests/fake_backend.py answers y = float32 [1, 10]),
 so the gateway's own cost shows: its CPU per request is read from /proc while a
-load generator process keeps ``CONCURRENCY`` requests in flight.
+load generator process keeps ``CONCURRENCY`` requests in flight. Two last rows are
+the floors of a binary request's two halves: the gateway receiving the same V2
+binary body and answering at once (405 on a GET path), and a grpc.aio client sending
+the same 1000x784 tensor straight to the backend (that client's own CPU per call).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ MIB = 1024 * 1024
 V2_PATH = "/v2/models/ok/infer"
 TFS_PATH = "/v1/models/ok:predict"
 V2_BINARY, V2_JSON, TFS_JSON = "V2 binary", "V2 JSON", "TF Serving JSON"
+HTTP_ONLY = "HTTP receive only (same V2 binary body, no codec, no backend)"
+DIRECT = "direct gRPC client, same tensor (its own CPU)"
 DEFAULT_OUT = procs.REPO / "benchmarks" / "results" / "protocols.json"
 
 
@@ -80,7 +85,38 @@ def measure(target: str, backend_pid: int, quick: bool, tmp: Path) -> list[dict[
             body = e2e.write_body(tmp, f"case{index}.bin", case.body)
             result = e2e.http_load(port, case.path, body, load, watched, backend_pid, case.headers)
             rows.append(_row(case, result))
+        rows.append(_http_only_row(port, watched, backend_pid, load, tmp))
+    rows.append(_direct_row(target, backend_pid, load))
     return rows
+
+
+def _http_only_row(
+    port: int, watched: list[int], backend_pid: int, load: e2e.Load, tmp: Path
+) -> dict[str, Any]:
+    """The floor of the receive: the same V2 binary body POSTed to ``/v2/health/live``,
+    which the gateway reads in full and answers 405 (no codec, no backend)."""
+    body, headers = v2_binary(payloads.mnist_pixels(1000, 2))
+    path = e2e.write_body(tmp, "http-only.bin", body)
+    result = e2e.http_load(
+        port, "/v2/health/live", path, load, watched, backend_pid, headers, expect=405
+    )
+    return _row(Case("1000x784", HTTP_ONLY, "", body, headers), result)
+
+
+def _direct_row(target: str, backend_pid: int, load: e2e.Load) -> dict[str, Any]:
+    """The floor of the send: a grpc.aio client sending the same 1000x784 PredictRequest
+    (tensor_content) to the same backend; its own CPU per call stands in the CPU column."""
+    result = e2e.grpc_load(target, "ok", "x", 1000, load, backend_pid)
+    case = Case("1000x784", DIRECT, "", b"", ())
+    # Only the backend is watched here: its CPU is server_cpu; the client's is loadgen_cpu.
+    client = {
+        **result,
+        "server_cpu_us_per_req": result["loadgen_cpu_us_per_req"],
+        "backend_cpu_us_per_req": result["server_cpu_us_per_req"],
+    }
+    row = _row(case, client)
+    row["body_mib"] = 1000 * 784 * 4 / MIB
+    return row
 
 
 def _row(case: Case, result: dict[str, Any]) -> dict[str, Any]:
