@@ -70,14 +70,19 @@ def http_load(
     load: Load,
     watched: Sequence[int],
     backend: int | None = None,
+    headers: Sequence[str] = (),
+    expect: int = 200,
 ) -> Any:
-    """POST ``body_file`` to ``path`` (GET without a body file)."""
+    """POST ``body_file`` to ``path`` (GET without a body file); ``headers``: 'Name: value';
+    ``expect``: the status of a successful answer."""
     body = [f"--body-file={body_file}"] if body_file else ["--method=GET"]
     cmd = [
         "benchmarks.loadgen",
         f"--port={port}",
         f"--path={path}",
         *body,
+        *(f"--header={line}" for line in headers),
+        f"--expect={expect}",
         f"--concurrency={load.concurrency}",
         f"--requests={load.requests}",
         f"--warmup={load.warmup}",

@@ -2,7 +2,9 @@
 
 ``python -m benchmarks.loadgen --port P --path /v1/models/ok:predict --body-file F
 --concurrency C --requests N --max-seconds S`` (or ``--method GET`` without a
-body) opens C connections, sends ``--warmup`` requests, prints ``ready`` and
+body; ``--header 'Name: value'`` adds a header, ``--expect`` changes the status
+that counts as success from 200) opens C connections, sends
+``--warmup`` requests, prints ``ready`` and
 waits for a line on stdin (so the caller can snapshot the server's CPU time),
 then sends N requests in total (or stops after S seconds) and prints one JSON
 line: requests, errors, seconds, req_s, p50_ms, p99_ms. A raw asyncio protocol keeps the generator's
@@ -52,7 +54,8 @@ class _Conn(asyncio.Protocol):
                 return
             head = bytes(self.buf[:end]).lower()
             self.status = int(head[9:12])
-            start = head.index(b"content-length:") + 15
+            # At a line start: Inference-Header-Content-Length also ends in content-length.
+            start = head.index(b"\r\ncontent-length:") + 17
             stop = head.find(b"\r\n", start)
             self.expect = end + 4 + int(head[start : stop if stop > 0 else None])
         if len(self.buf) >= self.expect:
@@ -70,6 +73,7 @@ class _Conn(asyncio.Protocol):
 class Run:
     remaining: int
     deadline: float
+    expect: int = 200
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
 
@@ -81,12 +85,12 @@ async def _worker(conn: _Conn, run: Run) -> None:
         start = clock()
         status = await conn.request()
         run.latencies.append(clock() - start)
-        if status != 200:
+        if status != run.expect:
             run.errors += 1
 
 
-async def _phase(conns: list[_Conn], requests: int, max_seconds: float) -> Run:
-    run = Run(requests, time.perf_counter() + max_seconds)
+async def _phase(conns: list[_Conn], requests: int, max_seconds: float, expect: int) -> Run:
+    run = Run(requests, time.perf_counter() + max_seconds, expect)
     await asyncio.gather(*(_worker(c, run) for c in conns))
     return run
 
@@ -96,6 +100,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
     head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
     if args.method == "POST":
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{line}\r\n" for line in args.header)
     head += "\r\n"
     payload = head.encode() + body
     loop = asyncio.get_running_loop()
@@ -103,13 +108,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
     for _ in range(args.concurrency):
         _, proto = await loop.create_connection(lambda: _Conn(payload), "127.0.0.1", args.port)
         conns.append(proto)
-    warm = await _phase(conns, max(args.warmup, args.concurrency), args.max_seconds)
+    warm = await _phase(conns, max(args.warmup, args.concurrency), args.max_seconds, args.expect)
     if warm.errors:
         raise RuntimeError(f"{warm.errors} warm-up requests failed")
     print("ready", flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
     start = time.perf_counter()
-    run = await _phase(conns, args.requests, args.max_seconds)
+    run = await _phase(conns, args.requests, args.max_seconds, args.expect)
     return summary(run.latencies, time.perf_counter() - start, run.errors)
 
 
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--path", required=True)
     p.add_argument("--method", choices=("POST", "GET"), default="POST")
     p.add_argument("--body-file", help="the POST body")
+    p.add_argument("--header", action="append", default=[], help="one more 'Name: value'")
+    p.add_argument("--expect", type=int, default=200, help="the status that is not an error")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--requests", type=int, default=1000)
     p.add_argument("--warmup", type=int, default=50)

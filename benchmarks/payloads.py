@@ -41,13 +41,18 @@ def mnist_pixels(rows: int, salt: int = 0) -> np.ndarray:
     return values
 
 
+def image_pixels() -> np.ndarray:
+    """One 224x224x3 float32 image in [0, 1), shape [1, 224, 224, 3]."""
+    return _rng(3).random((1, 224, 224, 3), dtype=np.float32)
+
+
 def dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def request_cases() -> list[RequestCase]:
     mnist = {"images": DT_FLOAT}
-    image = _rng(3).random((1, 224, 224, 3), dtype=np.float32)
+    image = image_pixels()
     blobs = [base64.b64encode(_rng(4 + i).bytes(1024)).decode() for i in range(32)]
     return [
         RequestCase("mnist 1x784 instances", dumps({"instances": mnist_pixels(1)}), mnist),

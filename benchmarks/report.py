@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import protocols
+
 Row = dict[str, Any]
 
 
@@ -61,6 +63,16 @@ def targets(results: dict[str, Any]) -> list[Row]:
         _target("response 1000x10: gateway / orjson.dumps", _codec_ratio(results, resp), "<=", 3),
     ]
     out += _bare_targets(results)
+    rows = results["e2e"].get("protocols")
+    if rows:
+        out.append(
+            _target(
+                "V2 binary 1000x784: gateway CPU / TF Serving JSON",
+                protocols.ratio(rows, "1000x784", protocols.V2_BINARY),
+                "<=",
+                0.05,
+            )
+        )
     mem = results["e2e"]["memory"]
     out += [
         _target("start-up to first answered predict", mem["startup_s"], "<=", 1.0, "s"),
@@ -233,4 +245,6 @@ def render(results: dict[str, Any]) -> str:
     lines += [*_e2e_table(results["e2e"]), ""]
     lines += _budget_lines(results.get("cpu_budget"))
     lines += [*_memory_lines(results["e2e"]["memory"]), ""]
+    if results["e2e"].get("protocols"):
+        lines += [protocols.render(results["e2e"]["protocols"]), ""]
     return "\n".join([*lines, *_targets_table(results["targets"])])

@@ -9,6 +9,8 @@
    backends are a canned gRPC server (isolates the gateway) and the bundled
    ModelServer serving the demo ``mnist`` model.
 3. Memory: the gateway's start-up time, idle RSS and peak RSS under 1000x784 bodies.
+4. Protocols: 1000x784 and 224x224x3 float32 tensors through V2 binary, V2 JSON and
+   TF Serving JSON (``benchmarks.protocols``; also runs alone).
 
 ``--quick`` (under a minute) shortens every measurement and skips the ModelServer.
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import e2e, machine, procs, report
+from benchmarks import e2e, machine, procs, protocols, report
 
 DEFAULT_OUT = procs.REPO / "benchmarks" / "results" / "latest.json"
 
@@ -67,6 +69,7 @@ def end_to_end(quick: bool, tmp: Path, log: Any) -> dict[str, Any]:
         big = e2e.Load(4, 12, 20.0, warmup=4) if quick else e2e.Load(8, 48, 30.0, warmup=8)
         out["memory"] = e2e.memory(backend, big, tmp)
         out["memory"]["idle_default_workers"] = e2e.idle_pss(backend)
+        out["protocols"] = protocols.measure(target, fake.pid, quick, tmp)
     if not quick:
         server, target = procs.start_modelserver(log)
         with procs.running(server):

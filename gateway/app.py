@@ -9,7 +9,8 @@ import gc
 import logging
 import signal
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from aiohttp.web_runner import GracefulExit
 from gateway.codec.schema import ERROR_SCHEMA
 from gateway.config import Settings
 from gateway.core.backends import Backends
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError
 from gateway.core.health import HealthBoard
 from gateway.edge import metrics
@@ -49,6 +50,7 @@ from gateway.edge.security import Authenticator, Cors
 from gateway.fronts import ApiPart, ApiSubject, Described, Front, PublicPaths
 from gateway.fronts.console.front import ConsoleFront, EdgeView
 from gateway.fronts.tfs.handlers import TfsFront
+from gateway.fronts.v2.handlers import V2Front
 
 __all__ = ["HEALTHZ", "METRICS", "READYZ", "ProtocolErrorFilter", "create_app"]
 
@@ -73,12 +75,13 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if front is None:
         return await operations(request)
     request["traffic"] = front.name != ConsoleFront.name
+    request["front"] = front.name
     incoming = incoming_of(request)
     target = request["target"] = front.target(incoming)
     if principal is not None and target.model:
         request.app[AUTH].authorize(principal, target)
     settings = request.app[SETTINGS]
-    body = await read_body(request, settings) if request.method == "POST" else b""
+    body = await read_body(request, settings) if request.method == "POST" else Body()
     call = request["call"] = Call(request_id=request["request_id"], principal=principal)
     try:
         reply = await front.handle(target, incoming, body, call)
@@ -109,12 +112,17 @@ async def operations(request: web.Request) -> web.StreamResponse:
 
 
 async def readiness(request: web.Request) -> web.Response:
-    if request.app[EDGE].draining:
-        return json_response(orjson.dumps({"ready": False, "reasons": ["shutting down"]}), 503)
-    reasons = await request.app[BACKENDS].readiness()
+    reasons = await readiness_reasons(request.app)
     return json_response(
         orjson.dumps({"ready": not reasons, "reasons": reasons}), 503 if reasons else 200
     )
+
+
+async def readiness_reasons(app: web.Application) -> list[str]:
+    """Why the gateway is not ready (empty when it is); fronts ask this too."""
+    if app[EDGE].draining:
+        return ["shutting down"]
+    return await app[BACKENDS].readiness()
 
 
 def backend_context(
@@ -124,7 +132,8 @@ def backend_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         app[BACKENDS] = backends = Backends(settings, health)
-        app[FRONTS].extend(mount_fronts(settings, backends, edge_view(app)))
+        readiness = partial(readiness_reasons, app)
+        app[FRONTS].extend(mount_fronts(settings, backends, edge_view(app), readiness))
         try:
             yield
         finally:
@@ -208,10 +217,15 @@ def edge_view(app: web.Application) -> EdgeView:
     return EdgeView(lambda: tuple(state.known_models), state.traffic.series, may_use)
 
 
-def mount_fronts(settings: Settings, backends: Backends, edge: EdgeView) -> list[Front]:
+def mount_fronts(
+    settings: Settings,
+    backends: Backends,
+    edge: EdgeView,
+    readiness: Callable[[], Awaitable[list[str]]],
+) -> list[Front]:
     """The fronts in the order they are asked; the console first, because it owns a few
     paths inside the TF Serving grammar's prefixes (``.../openapi.json``)."""
-    fronts: list[Front] = [TfsFront(settings, backends)]
+    fronts: list[Front] = [TfsFront(settings, backends), V2Front(settings, backends, readiness)]
     if settings.console:
         described = [f for f in fronts if isinstance(f, Described)]
         fronts.insert(0, ConsoleFront(settings, backends, [*described, Operations()], edge))

@@ -1,14 +1,45 @@
 """Request protos for the ModelServer, shared by every front: the model spec,
 status and metadata requests, and a PredictRequest assembled from already
-converted TensorProtos (the wire format of map field 2, written directly)."""
+converted TensorProtos (the wire format of map field 2, written directly).
+
+A tensor may also arrive as a ``RawTensor``: dtype, shape and the buffers of its
+raw little-endian elements, written as TensorProto field 4 (``tensor_content``)
+without first copying them into a message."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import protos
 from gateway.core.errors import valid_text
+
+Buffer = bytes | memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class RawTensor:
+    """A fixed-size-dtype TensorProto given as its header and its raw elements, which
+    may lie in several buffers (byte-format: len() is a size in bytes)."""
+
+    dtype: int
+    shape: tuple[int, ...]
+    content: tuple[Buffer, ...]
+
+    def parts(self) -> list[Buffer]:
+        head = protos.TensorProto(dtype=self.dtype)
+        for size in self.shape:
+            head.tensor_shape.dim.add(size=size)
+        size = sum(len(part) for part in self.content)
+        # Field 4 (tensor_content), length-delimited: tag 0x22.
+        return [head.SerializeToString(), b"\x22", _varint(size), *self.content]
+
+
+def _tensor_parts(tensor: Any) -> list[Buffer]:
+    if isinstance(tensor, RawTensor):
+        return tensor.parts()
+    return [tensor if isinstance(tensor, bytes) else tensor.SerializeToString()]
 
 
 def fill_model_spec(
@@ -30,25 +61,31 @@ def fill_model_spec(
 
 
 def predict_request(
-    spec: tuple[str, int | None, str | None], signature_name: str, inputs: Mapping[str, Any]
+    spec: tuple[str, int | None, str | None],
+    signature_name: str,
+    inputs: Mapping[str, Any],
+    output_filter: Sequence[str] = (),
 ) -> bytes:
     """Serialize a PredictRequest without first copying each input tensor into it.
 
     Field 2 (``inputs``) is a map: each entry is a length-delimited message with
-    the key as field 1 and the TensorProto as field 2, appended after the spec.
-    Everything is joined once, so a large tensor is copied once after its own
-    serialization.
+    the key as field 1 and the TensorProto as field 2, appended after the spec
+    (and the output filter, field 3). A tensor is a message, its serialized
+    bytes or a ``RawTensor``. Everything is joined once, so a large tensor is
+    copied once after its own serialization (a RawTensor's buffer: once in all).
     """
     head = protos.PredictRequest()
     fill_model_spec(head.model_spec, *spec, signature_name)
-    parts = [head.SerializeToString()]
+    head.output_filter.extend(output_filter)
+    parts: list[Buffer] = [head.SerializeToString()]
     for alias, tensor in inputs.items():
         key = alias.encode()
-        value = tensor if isinstance(tensor, bytes) else tensor.SerializeToString()
+        value = _tensor_parts(tensor)
+        value_size = sum(len(part) for part in value)
         key_field = b"\x0a" + _varint(len(key)) + key
-        value_head = b"\x12" + _varint(len(value))
-        entry_size = len(key_field) + len(value_head) + len(value)
-        parts.extend((b"\x12", _varint(entry_size), key_field, value_head, value))
+        value_head = b"\x12" + _varint(value_size)
+        entry_size = len(key_field) + len(value_head) + value_size
+        parts.extend((b"\x12", _varint(entry_size), key_field, value_head, *value))
     return b"".join(parts)
 
 

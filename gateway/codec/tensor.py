@@ -79,6 +79,7 @@ def _build_dtypes() -> dict[int, DType]:
         "DT_BOOL": ("?", "bool_val", True, True),
         "DT_UINT16": ("<u2", "int_val", False, False),
         "DT_HALF": ("<f2", "half_val", False, False),
+        "DT_BFLOAT16": ("<u2", "half_val", False, False),  # the 16-bit patterns (V2 front)
         "DT_UINT32": ("<u4", "uint32_val", True, True),
         "DT_UINT64": ("<u8", "uint64_val", True, True),
     }

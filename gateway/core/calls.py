@@ -1,10 +1,11 @@
 """The vocabulary between the edge, the fronts and the core: what a request asks
-for (Target), what it costs on its way (Call), and what goes back (Reply)."""
+for (Target), what it brings (Incoming, Body), what it costs on its way (Call),
+and what goes back (Reply)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -60,6 +61,28 @@ class Incoming:
     path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
+
+
+class Body:
+    """A request body in the chunks it arrived in, joined only when a front asks for
+    ``data``: a binary tensor can go on to the ModelServer straight from the chunks."""
+
+    __slots__ = ("_chunks", "size")
+
+    def __init__(self, chunks: Sequence[bytes] = ()) -> None:
+        self._chunks = tuple(chunks)
+        self.size = sum(len(chunk) for chunk in self._chunks)
+
+    @property
+    def chunks(self) -> tuple[bytes, ...]:
+        return self._chunks
+
+    @property
+    def data(self) -> bytes:
+        """The whole body as one bytes object (joined once, then kept)."""
+        if len(self._chunks) != 1:
+            self._chunks = (b"".join(self._chunks),)
+        return self._chunks[0]
 
 
 JSON = "application/json"

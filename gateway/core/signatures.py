@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core import protos
@@ -26,11 +26,14 @@ SpecKey = tuple[str, int | None, str | None]  # (model, version, label)
 
 @dataclass(frozen=True, slots=True)
 class ModelSignatures:
-    """The signatures of one resolved model version: name -> {input alias: DataType}."""
+    """The signatures of one resolved model version: name -> {input alias: DataType},
+    name -> {output alias: DataType}, name -> the inputs that have defaults."""
 
     version: int
     inputs: Mapping[str, Mapping[str, int]]
     fetched_at: float
+    outputs: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    defaults: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def input_dtypes(self, signature_name: str) -> Mapping[str, int]:
         """The inputs of a signature, with TF Serving's errors (compatibility.md §2, step 3)."""
@@ -55,12 +58,18 @@ def signature_def_map(response: Any) -> Any:
 
 def signatures_from_metadata(response: Any, now: float) -> ModelSignatures:
     """Read a GetModelMetadataResponse's packed SignatureDefMap."""
-    sigmap = signature_def_map(response)
-    inputs = {
-        name: {alias: info.dtype for alias, info in sigdef.inputs.items()}
-        for name, sigdef in sigmap.signature_def.items()
-    }
-    return ModelSignatures(response.model_spec.version.value, inputs, now)
+    defs = signature_def_map(response).signature_def
+    return ModelSignatures(
+        response.model_spec.version.value,
+        {name: _dtypes(sigdef.inputs) for name, sigdef in defs.items()},
+        now,
+        {name: _dtypes(sigdef.outputs) for name, sigdef in defs.items()},
+        {name: frozenset(sigdef.defaults) for name, sigdef in defs.items()},
+    )
+
+
+def _dtypes(infos: Any) -> dict[str, int]:
+    return {alias: info.dtype for alias, info in infos.items()}
 
 
 @dataclass(frozen=True, slots=True)

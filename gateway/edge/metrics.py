@@ -28,13 +28,13 @@ _LATENCY_BUCKETS = (
 
 REQUESTS = Counter(
     "tfs_gateway_requests_total",
-    "HTTP requests answered, by model, verb and HTTP status",
-    ["model", "verb", "status"],
+    "HTTP requests answered, by front (protocol), model, verb and HTTP status",
+    ["front", "model", "verb", "status"],
 )
 LATENCY = Histogram(
     "tfs_gateway_request_duration_seconds",
-    "Whole request time in the gateway, by verb",
-    ["verb"],
+    "Whole request time in the gateway, by front (protocol) and verb",
+    ["front", "verb"],
     buckets=_LATENCY_BUCKETS,
 )
 PHASES = Histogram(

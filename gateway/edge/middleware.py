@@ -23,7 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from gateway.config import Settings
-from gateway.core.calls import Call, Target
+from gateway.core.calls import Body, Call, Target
 from gateway.core.errors import GatewayError, valid_text
 from gateway.edge import metrics
 from gateway.edge.accesslog import AccessLog
@@ -37,6 +37,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Operational endpoints, matched on the decoded path without the query string.
 HEALTHZ, READYZ, METRICS = "/healthz", "/readyz", "/metrics"
+# The metrics' front label of requests no front owns (operations, unknown paths).
+OPERATIONS = "ops"
 
 
 @dataclass(slots=True)
@@ -156,12 +158,13 @@ def observe(
     target: Target | None = request.get("target")
     call: Call | None = request.get("call")
     verb = target.verb if target is not None else "other"
+    front = request.get("front", OPERATIONS)
     state = request.app[EDGE]
     model = metric_model(state, target, response.status)
     if request.get("traffic"):
         state.traffic.record(response.status, seconds)
-    metrics.requests_by(model, verb, str(response.status)).inc()
-    metrics.latency_by(verb).observe(seconds)
+    metrics.requests_by(front, model, verb, str(response.status)).inc()
+    metrics.latency_by(front, verb).observe(seconds)
     phases = call.phases if call is not None else {}
     for phase, spent in phases.items():
         metrics.phases_by(verb, phase).observe(spent)
@@ -207,7 +210,7 @@ def access_line(
     return orjson.dumps(record) + b"\n"
 
 
-async def read_body(request: web.Request, settings: Settings) -> bytes:
+async def read_body(request: web.Request, settings: Settings) -> Body:
     """The request body, inflated when gzip-encoded (TF Serving does the same).
 
     A body that fails to inflate counts as empty, as in TF Serving; one that
@@ -215,25 +218,45 @@ async def read_body(request: web.Request, settings: Settings) -> bytes:
     """
     try:
         if request.content.is_eof():  # all of it has arrived already: no timer needed
-            body = await request.read()
+            chunks = await read_chunks(request, settings.max_body_bytes)
         else:
             async with asyncio.timeout(settings.body_timeout_s):
-                body = await request.read()
+                chunks = await read_chunks(request, settings.max_body_bytes)
     except TimeoutError:
         raise web.HTTPRequestTimeout(text="The request body did not arrive in time") from None
     except ConnectionError:
         raise ClientGone from None
     if "gzip" not in request.headers.get("Content-Encoding", "").lower():
-        return body
+        return Body(chunks)
     cap = settings.max_inflated_bytes
-    inflated = gunzip(body, cap)
+    inflated = gunzip(b"".join(chunks), cap)
     if inflated is None:
         raise web.HTTPRequestEntityTooLarge(
             max_size=cap,
             actual_size=cap + 1,
             text=f"Request body exceeds {cap} bytes once decompressed",
         )
-    return inflated
+    return Body((inflated,)) if inflated else Body()
+
+
+async def read_chunks(request: web.Request, limit: int) -> list[bytes]:
+    """The body in the chunks it came in, not copied (aiohttp's ``read()`` copies a large
+    body three times); 413 past ``limit``, at once when Content-Length says so."""
+    declared = request.content_length or 0
+    if declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    if not request.can_read_body:
+        # aiohttp's shared empty payload ends chunk iteration only once per process.
+        return []
+    stream = request.content
+    stream.set_read_chunk_size(limit)  # as read() does: no pause/resume per 64 KiB
+    chunks, size = [], 0
+    async for chunk, _ in stream.iter_chunks():
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    return chunks
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.signatures import SignatureSpec
 
 
@@ -31,7 +31,7 @@ class Front(Protocol):
         """Parse the URL; GatewayError with the protocol's texts when it is malformed."""
         ...
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         """Run the endpoint the target names."""
         ...
 

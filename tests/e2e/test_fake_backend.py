@@ -157,9 +157,18 @@ def test_every_answer_carries_the_request_id(
     assert reply.headers["X-Request-ID"] == "every-1", (reply.status, reply.body[:100])
 
 
+def test_body_less_posts_one_after_another(gw: str) -> None:
+    # Each gets its answer; none may leave the gateway spinning on an empty body.
+    for _ in range(3):
+        reply = post(gw, "/v1/models/ok:predict", b"", timeout=10)
+        assert reply.json() == {"error": "JSON Parse error: The document is empty"}
+        assert post(gw, "/v2/models/ok/infer", None, timeout=10).status == 400
+    assert post(gw, "/v1/models/ok:predict", MNIST_ROW, timeout=10).status == 200
+
+
 def test_unknown_paths_get_json_404(gw: str) -> None:
     # ("/" redirects to the console: tests/console.)
-    for path in ("/nope", "/v1", "/v2/models/m", "/favicon.ico"):
+    for path in ("/nope", "/v1", "/v3/models/m", "/v2/nope", "/favicon.ico"):
         reply = get(gw, path)
         assert reply.status == 404
         assert reply.json() == {"error": "Not Found"}

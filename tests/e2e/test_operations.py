@@ -20,6 +20,7 @@ from tests.http import Reply, get, post
 from tests.servers import wait_for
 
 ROW = {"instances": [[0.25] * 8]}
+V2_ROW = {"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.25] * 8}]}
 
 
 def kill(proc: subprocess.Popen[str]) -> None:
@@ -120,6 +121,7 @@ def test_readiness_and_listing(ops_gateway: tuple[str, Path, fake_backend.FakeBa
         {"name": "ok", "backend": "default", "versions": [{"version": "1", "state": "AVAILABLE"}]}
     ]
     assert get(url, "/healthz").status == 200
+    assert get(url, "/v2/health/ready").json() == {"ready": True}
 
 
 def test_readiness_fails_when_a_backend_is_down() -> None:
@@ -128,6 +130,11 @@ def test_readiness_fails_when_a_backend_is_down() -> None:
         assert reply.status == 503
         assert reply.json()["ready"] is False
         assert any("unreachable" in r for r in reply.json()["reasons"])
+        v2 = get(url, "/v2/health/ready")
+        assert v2.status == 503 and "unreachable" in v2.json()["error"]
+        assert get(url, "/v2/health/live").status == 200
+        infer = post(url, "/v2/models/m/infer", V2_ROW)
+        assert infer.json() == {"error": "The ModelServer is unavailable; try again later"}
 
 
 def test_readiness_fails_when_a_configured_model_is_not_available(tmp_path: Path) -> None:
@@ -167,7 +174,7 @@ def test_metrics_and_access_log_show_what_happened(
     assert get(url, "/v1/models/abort.UNAVAILABLE").status == 503
     assert post(url, "/v1/models/ok:predict", b"[" * 200_000).status == 413
     text = get(url, "/metrics").body.decode()
-    assert 'tfs_gateway_requests_total{model="ok",status="200",verb="predict"}' in text
+    assert 'tfs_gateway_requests_total{front="tfs",model="ok",status="200",verb="predict"}' in text
     assert 'status="504",verb="predict"' in text
     assert 'tfs_gateway_backend_errors_total{backend="default",code="DEADLINE_EXCEEDED"}' in text
     assert 'tfs_gateway_backend_errors_total{backend="default",code="UNAVAILABLE"}' in text
@@ -196,6 +203,39 @@ def test_metrics_and_access_log_show_what_happened(
     assert {"decode_ms", "backend_ms", "encode_ms", "ms"} <= set(record)
     assert "7.654321" not in log_path.read_text()  # payloads are never logged
     assert any(line["status"] == 504 for line in lines)
+
+
+def test_v2_requests_get_the_same_edge(
+    ops_gateway: tuple[str, Path, fake_backend.FakeBackend],
+) -> None:
+    url, log_path, backend = ops_gateway
+    reply = post(url, "/v2/models/dep/infer", V2_ROW, headers={"X-Request-ID": "v2-trace"})
+    assert reply.status == 200, reply.body
+    assert reply.headers["X-Request-ID"] == "v2-trace"
+    assert "v2-trace" in backend.request_ids
+    assert reply.json()["outputs"][0]["shape"] == [1, 10]
+    # Deadlines (timeout 1 s), backend failures and body limits (100000 bytes) as for /v1.
+    assert post(url, "/v2/models/sleep.3/infer", V2_ROW).json() == {"error": "Deadline Exceeded"}
+    assert post(url, "/v2/models/abort.UNAVAILABLE/infer", V2_ROW).status == 503
+    assert post(url, "/v2/models/abort.NOT_FOUND/ready").status == 405
+    assert get(url, "/v2/models/abort.NOT_FOUND/ready").status == 404
+    assert post(url, "/v2/models/ok/infer", b"\0" * 100_001).status == 413
+    text = get(url, "/metrics").body.decode()
+    assert 'tfs_gateway_requests_total{front="v2",model="ok",status="200",verb="infer"}' in text
+    assert 'front="v2",model="_unknown",status="504",verb="infer"' in text
+    assert 'tfs_gateway_requests_total{front="ops",model="",status="200",verb="other"}' in text
+    assert 'tfs_gateway_request_duration_seconds_count{front="v2",verb="infer"}' in text
+    for phase in ("decode", "backend", "encode"):
+        assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="infer"}}' in text
+
+    def v2_lines() -> list[dict[str, Any]]:
+        text = log_path.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    wait_for(lambda: any(r["id"] == "v2-trace" for r in v2_lines()))
+    lines = v2_lines()
+    (mine,) = [line for line in lines if line["id"] == "v2-trace"]
+    assert (mine["path"], mine["model"], mine["verb"]) == ("/v2/models/dep/infer", "ok", "infer")
 
 
 def test_sigterm_during_load_answers_every_accepted_request() -> None:

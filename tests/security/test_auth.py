@@ -171,6 +171,30 @@ def test_deployment_allow_list_wins_over_the_model(gw: str) -> None:
     assert post(gw, path.format("dep-restricted"), ROW, headers=bearer(OPS_KEY)).status == 403
 
 
+V2_BODY = b'{"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1.0]}]}'
+
+
+def infer(gw: str, name: str, headers: dict[str, str]) -> Reply:
+    return post(gw, f"/v2/models/{name}/infer", V2_BODY, headers=headers)
+
+
+def test_v2_takes_the_same_credentials_and_lists(gw: str) -> None:
+    assert_401(infer(gw, "ok", {}), "Authentication required")
+    assert_401(get(gw, "/v2/health/live"), "Authentication required")
+    assert_401(infer(gw, "ok", bearer("wrong")), "Invalid credentials")
+    assert infer(gw, "ok", bearer(CI_KEYS[0])).status == 200
+    assert infer(gw, "ok", basic("alice", ALICE_PASSWORD)).status == 200
+    assert infer(gw, "ok", bearer(OPS_KEY)).status == 403  # not in [auth] allow
+    assert infer(gw, "restricted", bearer(OPS_KEY)).status == 200
+    ci = bearer(CI_KEYS[0])
+    for path in ("/v2/models/restricted", "/v2/models/restricted/ready"):
+        assert get(gw, path, headers=ci).json() == {"error": "Not allowed to use this model"}
+    # A deployment id under /v2 carries its deployment's list, as under /model-serving/.
+    assert infer(gw, "dep-restricted", ci).status == 200
+    assert infer(gw, "dep-alice", ci).json() == {"error": "Not allowed to use this deployment"}
+    assert get(gw, "/v2/health/live", headers=ci).status == 200
+
+
 def test_strangers_learn_nothing_from_urls(gw: str) -> None:
     # 401 before the URL is parsed: no 400 for a malformed one, no 404 for unknown ones.
     for method, path in [
@@ -178,6 +202,8 @@ def test_strangers_learn_nothing_from_urls(gw: str) -> None:
         ("GET", "/v1/models"),
         ("GET", "/nope"),
         ("POST", "/model-serving/unknown:predict"),
+        ("POST", "/v2/models/unknown/infer"),
+        ("GET", "/v2/nope"),
     ]:
         assert_401(request(gw, method, path, b"{}"), "Authentication required")
 

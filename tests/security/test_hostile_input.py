@@ -199,6 +199,88 @@ def test_wrong_content_types_are_ignored_like_tf_serving(gw: Gateway, content_ty
     assert_json_error(form, 400)
 
 
+# --- Open Inference Protocol bodies (compatibility.md §12) ---------------------------
+
+V2_INPUT = b'{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}'
+V2_BINARY = (
+    b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32",'
+    b' "parameters": {"binary_data_size": 4}}]}'
+)
+V2_BODIES: list[tuple[str, bytes, dict[str, str]]] = [
+    ("deep", b'{"inputs": ' + NESTED + b"}", {}),
+    (
+        "deep-data",
+        b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": '
+        + b"[" * 5000
+        + b"1"
+        + b"]" * 5000
+        + b"}]}",
+        {},
+    ),
+    ("nan", b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [NaN]}]}', {}),
+    (
+        "huge-shape",
+        b'{"inputs": [{"name": "x", "shape": [4611686018427387904, 4611686018427387904],'
+        b' "datatype": "FP32", "data": []}]}',
+        {},
+    ),
+    (
+        "shape-past-int64",
+        b'{"inputs": [{"name": "x", "shape": [9223372036854775808],'
+        b' "datatype": "FP32", "data": []}]}',
+        {},
+    ),
+    (
+        "huge-binary-size",
+        V2_BINARY.replace(b": 4}", b": 99999999999999999999}") + b"\0" * 4,
+        {"Inference-Header-Content-Length": str(len(V2_BINARY) + 16)},
+    ),
+    ("header-past-body", V2_BINARY + b"\0" * 4, {"Inference-Header-Content-Length": "999999"}),
+    ("header-negative", V2_BINARY + b"\0" * 4, {"Inference-Header-Content-Length": "-1"}),
+    ("header-not-ascii", V2_BINARY + b"\0" * 4, {"Inference-Header-Content-Length": "\u00b2"}),
+    ("header-zero", V2_BINARY + b"\0" * 4, {"Inference-Header-Content-Length": "0"}),
+    (
+        "bytes-count-lies",
+        b'{"inputs": [{"name": "x", "shape": [1000000000], "datatype": "BYTES",'
+        b' "parameters": {"binary_data_size": 8}}]}\xff\xff\xff\xff\0\0\0\0',
+        {"Inference-Header-Content-Length": "106"},
+    ),
+    ("many-inputs", b'{"inputs": [' + b",".join([V2_INPUT] * 20_000) + b"]}", {}),
+    ("wrong-types", b'{"id": [], "parameters": [], "inputs": {}, "outputs": 3}', {}),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "headers"), V2_BODIES, ids=[b[0] for b in V2_BODIES])
+def test_hostile_v2_bodies(gw: Gateway, name: str, body: bytes, headers: dict[str, str]) -> None:
+    if name == "bytes-count-lies":
+        headers = {"Inference-Header-Content-Length": str(body.index(b"}]}") + 3)}
+    reply = send(gw, "POST", f"/v2/models/{REAL}/infer", body, **headers)
+    assert_json_error(reply, 400)
+    still_serving(gw)
+
+
+def test_v2_bodies_count_against_the_limits(gw: Gateway) -> None:
+    # max_body_bytes = 4000000: a binary body one byte over it is refused before buffering.
+    head = (
+        b'{"inputs": [{"name": "x", "shape": [1000000], "datatype": "FP32",'
+        b' "parameters": {"binary_data_size": 4000000}}]}'
+    )
+    headers = {"Inference-Header-Content-Length": str(len(head))}
+    too_big = head + b"\0" * (4_000_001 - len(head))
+    assert_json_error(send(gw, "POST", f"/v2/models/{REAL}/infer", too_big, **headers), 413)
+    bomb = gzip.compress(head + b"\0" * 10_000_000)
+    reply = send(gw, "POST", f"/v2/models/{REAL}/infer", bomb, **headers, **GZIP)
+    assert_json_error(reply, 413)
+    fits = gzip.compress(head + b"\0" * 4_000_000)  # inflates to 4 MB + head: under 8 MB
+    reply = send(gw, "POST", f"/v2/models/{REAL}/infer", fits, **headers, **GZIP)
+    assert reply.status == 200, reply.body[:300]
+    assert reply.json()["outputs"][0]["shape"] == [1000000]
+    still_serving(gw)
+
+
+GZIP = {"Content-Encoding": "gzip"}
+
+
 # --- paths ----------------------------------------------------------------------
 
 PATHS: list[tuple[str, str, int]] = [

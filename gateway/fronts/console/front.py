@@ -30,7 +30,7 @@ import orjson
 from gateway.config import Settings
 from gateway.core import embedded
 from gateway.core.backends import Backends
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.errors import Code, GatewayError, invalid_argument
 from gateway.core.signatures import SignatureSpec, signature_specs_from_metadata
 from gateway.fronts import ApiPart, ApiSubject, Described
@@ -183,10 +183,10 @@ class ConsoleFront:
             raise GatewayError(Code.NOT_FOUND, f"Could not find deployment: {deployment}")
         return Target(known.model, "openapi", version_of(match["version"]), None, deployment)
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         if target.verb == "method_not_allowed":
-            body = orjson.dumps({"error": "Method Not Allowed"})
-            return Reply(body, status=405, headers={"Allow": "GET, HEAD"})
+            refusal = orjson.dumps({"error": "Method Not Allowed"})
+            return Reply(refusal, status=405, headers={"Allow": "GET, HEAD"})
         route = route_of(incoming.raw_path)
         assert route is not None  # target() refused every other path
         verb, detail = route

@@ -19,7 +19,7 @@ from gateway.codec.tfs import status as status_codec
 from gateway.config import Settings
 from gateway.core import protos
 from gateway.core.backends import Backends, Route
-from gateway.core.calls import Call, Incoming, Reply, Target
+from gateway.core.calls import Body, Call, Incoming, Reply, Target
 from gateway.core.errors import GatewayError, invalid_argument, valid_text
 from gateway.core.signatures import ModelSignatures
 from gateway.fronts import ApiPart, ApiSubject
@@ -81,12 +81,12 @@ class TfsFront:
     def openapi_model(self, subject: ApiSubject) -> ApiPart:
         return openapi.model_part(subject)
 
-    async def handle(self, target: Target, incoming: Incoming, body: bytes, call: Call) -> Reply:
+    async def handle(self, target: Target, incoming: Incoming, body: Body, call: Call) -> Reply:
         if target.verb == LIST_MODELS:
             return Reply(await self.list_models())
         route = self.backends.route(target, call)
         if target.verb in self._post:
-            return Reply(await self._post[target.verb](route, body))
+            return Reply(await self._post[target.verb](route, body.data))
         return Reply(await self._get[target.verb](route))
 
     async def predict(self, route: Route, body: bytes) -> bytes:
