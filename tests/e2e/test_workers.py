@@ -31,7 +31,9 @@ def children(pid: int) -> list[int]:
 
 
 def predicted(metrics_text: str) -> float:
-    pattern = r'tfs_gateway_requests_total\{front="tfs",model="ok",status="200",verb="predict"\} (\S+)'
+    pattern = (
+        r'tfs_gateway_requests_total\{front="tfs",model="ok",status="200",verb="predict"\} (\S+)'
+    )
     match = re.search(pattern, metrics_text)
     return float(match.group(1)) if match else 0.0
 
