@@ -23,6 +23,12 @@ ROW = {"instances": [[0.25] * 8]}
 V2_ROW = {"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.25] * 8}]}
 
 
+def access_lines(log_path: Path) -> list[dict[str, Any]]:
+    """The access log's JSON lines so far."""
+    text = log_path.read_text()
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def kill(proc: subprocess.Popen[str]) -> None:
     proc.kill()
     proc.wait()
@@ -183,18 +189,14 @@ def test_metrics_and_access_log_show_what_happened(
         assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="predict"}}' in text
     assert "tfs_gateway_in_flight_requests" in text
 
-    def access_lines() -> list[dict[str, Any]]:
-        text = log_path.read_text()
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
     def logged() -> bool:  # the log line is written after the answer: wait for it
-        records = access_lines()
+        records = access_lines(log_path)
         return any(r["id"] == "trace-me" for r in records) and any(
             r["status"] == 504 for r in records
         )
 
     wait_for(logged)
-    lines = access_lines()
+    lines = access_lines(log_path)
     mine = [line for line in lines if line["id"] == "trace-me"]
     assert len(mine) == 1
     record = mine[0]
@@ -228,12 +230,8 @@ def test_v2_requests_get_the_same_edge(
     for phase in ("decode", "backend", "encode"):
         assert f'tfs_gateway_phase_duration_seconds_count{{phase="{phase}",verb="infer"}}' in text
 
-    def v2_lines() -> list[dict[str, Any]]:
-        text = log_path.read_text()
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-    wait_for(lambda: any(r["id"] == "v2-trace" for r in v2_lines()))
-    lines = v2_lines()
+    wait_for(lambda: any(r["id"] == "v2-trace" for r in access_lines(log_path)))
+    lines = access_lines(log_path)
     (mine,) = [line for line in lines if line["id"] == "v2-trace"]
     assert (mine["path"], mine["model"], mine["verb"]) == ("/v2/models/dep/infer", "ok", "infer")
 
