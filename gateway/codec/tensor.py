@@ -241,7 +241,7 @@ def _numeric_fast(value: Any, dt: DType, bools_possible: bool) -> JsonTensor | N
         return None
     tensor = _array_tensor(arr, dt)
     # numpy folds booleans into numeric arrays: a numeric tensor must not hide one.
-    if tensor is not None and arr.dtype.kind != "b" and bools_possible and _has_bool(value):
+    if tensor is not None and arr.dtype.kind != "b" and bools_possible and has_bool(value):
         return None
     return tensor
 
@@ -286,7 +286,8 @@ def _in_range(arr: np.ndarray, name: str) -> bool:
     return bool(arr.min() >= low and arr.max() <= high)
 
 
-def _has_bool(value: list[Any]) -> bool:
+def has_bool(value: list[Any]) -> bool:
+    """Whether a nested list holds a JSON true/false anywhere (numpy folds them into numbers)."""
     stack: list[Any] = [value]
     while stack:
         item = stack.pop()

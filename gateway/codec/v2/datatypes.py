@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from gateway.codec.tensor import tensor_to_ndarray
+from gateway.codec.tensor import has_bool, tensor_to_ndarray
 from gateway.core import protos
 from gateway.core.errors import Code, GatewayError, invalid_argument
 
@@ -205,20 +205,9 @@ def _numbers_ok(flat: np.ndarray, dt: Datatype, bools: bool, data: list[Any]) ->
         return True
     if flat.dtype.kind not in _FAST_KINDS[dt.kind]:
         return False
-    if dt.kind != "bool" and bools and _has_bool(data):
+    if dt.kind != "bool" and bools and has_bool(data):
         return False  # numpy folds true/false into numbers without a word
     return dt.kind != "int" or _in_range(flat, dt)
-
-
-def _has_bool(data: list[Any]) -> bool:
-    stack: list[Any] = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, bool):
-            return True
-    return False
 
 
 def _in_range(flat: np.ndarray, dt: Datatype) -> bool:
